@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_roles(sender, **kwargs):
+    from .permissions import ensure_roles
+
+    ensure_roles()
+
+
+class HealthOpsConfig(AppConfig):
+    name = "healthops"
+    verbose_name = "Network and patients"
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        from . import models
+
+        for model in (models.Organization, models.Site, models.Department, models.Patient, models.Resource,
+                      models.Override, models.UserProfile):
+            auditlog.register(model, m2m_fields={"sites"} if model is models.UserProfile else None)
+        # After the last app migrates, so every domain permission exists.
+        post_migrate.connect(_ensure_roles, dispatch_uid="healthops-ensure-roles")

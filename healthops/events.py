@@ -1,0 +1,39 @@
+"""`emit()`: record one CloudEvents envelope for a state change, inside the caller's transaction."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Event
+
+TYPE_PREFIX = "org.healthops."
+
+
+def emit(
+    type: str,
+    *,
+    subject: str,
+    data: dict[str, Any] | None = None,
+    source: str,
+    actor=None,
+    time=None,
+) -> Event:
+    """Write the event for a change. `type` is the short form (`referral.received`); `source` the component
+    (`referrals`). Call it from a service inside its atomic block, so the event exists exactly when the change does.
+    `data` holds ids and codes only: minimum necessary PHI."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("emit() must run inside the transaction of the change it records")
+    full_type = type if type.startswith(TYPE_PREFIX) else f"{TYPE_PREFIX}{type}.v1"
+    return Event.objects.create(
+        source=f"/healthops/{source}",
+        type=full_type,
+        subject=subject,
+        data=data or {},
+        time=time or timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def events_for(subjects: list[str]):
+    return Event.objects.filter(subject__in=subjects).select_related("actor").order_by("time", "sequence")

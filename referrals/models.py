@@ -1,0 +1,148 @@
+"""Referrals, their documents, and the appointments and authorizations each one led to."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from authorizations.models import Authorization, Coverage
+from healthops.models import Department, Organization, Patient, Site
+from scheduling.models import Appointment, DocumentKind, ServiceType
+
+
+class Referral(models.Model):
+    class Priority(models.TextChoices):  # FHIR ServiceRequest.priority, increasing urgency
+        ROUTINE = "routine", "Routine"
+        URGENT = "urgent", "Urgent"
+        ASAP = "asap", "ASAP"
+        STAT = "stat", "STAT"
+
+    class Status(models.TextChoices):  # FHIR ServiceRequest.status
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ON_HOLD = "on-hold", "On hold"
+        REVOKED = "revoked", "Revoked"
+        COMPLETED = "completed", "Completed"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+        UNKNOWN = "unknown", "Unknown"
+
+    class Stage(models.TextChoices):  # where the referral is in its journey (DESIGN.md)
+        INTAKE = "intake", "Intake"
+        PATIENT_MATCH = "patient-match", "Patient match"
+        COMPLETENESS = "completeness", "Completeness"
+        ELIGIBILITY = "eligibility", "Eligibility"
+        AUTHORIZATION = "authorization", "Authorization"
+        SCHEDULING = "scheduling", "Scheduling"
+        BOOKED = "booked", "Booked"
+        COMPLETED = "completed", "Completed"
+        CLOSED = "closed", "Closed"
+
+    class Channel(models.TextChoices):
+        WEB = "web", "Web form"
+        FHIR_API = "fhir-api", "Partner API (FHIR)"
+        FAX = "fax", "Fax / PDF upload"
+        HL7V2 = "hl7v2", "HL7 v2 feed"
+        PHONE = "phone", "Phone"
+
+    PRIORITY_RANK = {Priority.ROUTINE: 0, Priority.URGENT: 1, Priority.ASAP: 2, Priority.STAT: 3}
+    OPEN_STAGES = [Stage.INTAKE, Stage.PATIENT_MATCH, Stage.COMPLETENESS, Stage.ELIGIBILITY, Stage.AUTHORIZATION,
+                   Stage.SCHEDULING]
+
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="referrals",
+                                help_text="Empty until the patient is matched.")
+    coverage = models.ForeignKey(Coverage, null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
+    referring_organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="referrals_sent")
+    referring_practitioner = models.CharField(max_length=200, blank=True)
+    referring_practitioner_npi = models.CharField("Referring NPI", max_length=10, blank=True)
+    partner = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="partner_referrals", help_text="The partner that sent it over the API.")
+    service_type = models.ForeignKey(ServiceType, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="referrals", help_text="Empty when the requested code is unknown.")
+    requested_code = models.CharField(max_length=64, blank=True, help_text="The service code as the sender gave it.")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="referrals",
+                             help_text="The site that will see the patient.")
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.ROUTINE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.INTAKE)
+    stage_reason = models.CharField(max_length=300, blank=True, help_text="Why it waits where it is.")
+    reason = models.TextField(help_text="Clinical reason for the referral.")
+    received_at = models.DateTimeField()
+    source_channel = models.CharField(max_length=16, choices=Channel.choices)
+    external_identifier = models.CharField(max_length=100, blank=True,
+                                           help_text="The sender's id for this referral (ServiceRequest.identifier).")
+    appointments = models.ManyToManyField(Appointment, through="ReferralAppointment", related_name="referrals")
+    authorizations = models.ManyToManyField(Authorization, through="ReferralAuthorization", related_name="referrals")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["site", "stage"]),
+            models.Index(fields=["stage", "received_at"]),
+            models.Index(fields=["-received_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referring_organization", "external_identifier"],
+                condition=~models.Q(external_identifier=""),
+                name="referral_external_id_unique_per_sender",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Referral R-{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("referrals:detail", args=[self.pk])
+
+    @property
+    def subject(self) -> str:
+        return f"referral/{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in self.OPEN_STAGES
+
+
+def document_upload_to(instance, filename: str) -> str:
+    # No patient data in paths: the referral id and a random name only.
+    import uuid
+    from pathlib import PurePath
+
+    return f"referrals/{instance.referral_id}/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()[:10]}"
+
+
+class ReferralDocument(models.Model):
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="documents")
+    kind = models.ForeignKey(DocumentKind, on_delete=models.PROTECT, related_name="documents")
+    file = models.FileField(upload_to=document_upload_to)
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    uploaded_at = models.DateTimeField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+
+    class Meta:
+        ordering = ["uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for referral {self.referral_id}"
+
+
+class ReferralAppointment(models.Model):
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE)
+    appointment = models.OneToOneField(Appointment, on_delete=models.CASCADE, related_name="referral_link")
+
+    def __str__(self) -> str:
+        return f"referral {self.referral_id} -> appointment {self.appointment_id}"
+
+
+class ReferralAuthorization(models.Model):
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE)
+    authorization = models.OneToOneField(Authorization, on_delete=models.CASCADE, related_name="referral_link")
+
+    def __str__(self) -> str:
+        return f"referral {self.referral_id} -> authorization {self.authorization_id}"

@@ -1,0 +1,149 @@
+"""Referral intake, documents, stage changes and links to the appointments and authorizations it led to."""
+
+import mimetypes
+from datetime import datetime
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+
+from authorizations.models import Authorization, Coverage
+from healthops.errors import DomainError, InvalidTransition
+from healthops.events import emit
+from healthops.models import Department, Organization, Patient, Site
+from scheduling.models import Appointment, DocumentKind, ServiceType
+
+from .models import Referral, ReferralAppointment, ReferralAuthorization, ReferralDocument
+
+R = Referral.Stage
+ALLOWED_DOCUMENT_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/tiff", "text/plain"}
+
+
+@transaction.atomic
+def referral_create(
+    *,
+    referring_organization: Organization,
+    site: Site,
+    reason: str,
+    source_channel: str,
+    actor,
+    patient: Patient | None = None,
+    service_type: ServiceType | None = None,
+    requested_code: str = "",
+    priority: str = Referral.Priority.ROUTINE,
+    department: Department | None = None,
+    coverage: Coverage | None = None,
+    referring_practitioner: str = "",
+    referring_practitioner_npi: str = "",
+    external_identifier: str = "",
+    partner: Organization | None = None,
+    received_at: datetime | None = None,
+) -> Referral:
+    if priority not in Referral.Priority.values:
+        raise DomainError(f"Priority must be one of {', '.join(Referral.Priority.values)}.")
+    if source_channel not in Referral.Channel.values:
+        raise DomainError(f"Unknown intake channel {source_channel!r}.")
+    if not reason.strip():
+        raise DomainError("A referral needs a reason.")
+    if coverage is not None and patient is not None and coverage.patient_id != patient.pk:
+        raise DomainError("The coverage belongs to another patient.")
+    if external_identifier and Referral.objects.filter(
+        referring_organization=referring_organization, external_identifier=external_identifier
+    ).exists():
+        raise DomainError("This sender already sent a referral with that identifier.", code="duplicate")
+    referral = Referral.objects.create(
+        patient=patient, coverage=coverage, referring_organization=referring_organization,
+        referring_practitioner=referring_practitioner, referring_practitioner_npi=referring_practitioner_npi,
+        partner=partner, service_type=service_type, requested_code=requested_code or getattr(service_type, "code", ""),
+        site=site, department=department, priority=priority, reason=reason.strip(),
+        received_at=received_at or timezone.now(), source_channel=source_channel,
+        external_identifier=external_identifier,
+        stage=R.INTAKE if patient else R.PATIENT_MATCH,
+        stage_reason="" if patient else "No patient matched the referral's identifiers.",
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    emit("referral.received", subject=referral.subject, source="referrals", actor=actor, time=referral.received_at,
+         data={"referral_id": referral.pk, "patient_id": referral.patient_id, "site": site.code,
+               "service_type": referral.requested_code, "priority": priority, "channel": source_channel})
+    return referral
+
+
+@transaction.atomic
+def referral_document_add(
+    *, referral: Referral, kind: DocumentKind, file: File, original_name: str, actor,
+    content_type: str | None = None, uploaded_at: datetime | None = None,
+) -> ReferralDocument:
+    content_type = content_type or mimetypes.guess_type(original_name)[0] or "application/octet-stream"
+    if content_type not in ALLOWED_DOCUMENT_TYPES:
+        raise DomainError("Documents must be PDF, PNG, JPEG, TIFF or plain text.")
+    size = file.size or 0
+    if size == 0:
+        raise DomainError("The document is empty.")
+    if size > settings.REFERRAL_DOCUMENT_MAX_BYTES:
+        raise DomainError(f"The document is larger than {settings.REFERRAL_DOCUMENT_MAX_BYTES // (1024 * 1024)} MB.")
+    document = ReferralDocument(
+        referral=referral, kind=kind, original_name=original_name[:200], content_type=content_type, size=size,
+        uploaded_at=uploaded_at or timezone.now(), uploaded_by=actor if getattr(actor, "pk", None) else None,
+    )
+    document.file.save(original_name, file, save=False)
+    document.save()
+    emit("referral.document-added", subject=referral.subject, source="referrals", actor=actor,
+         time=document.uploaded_at, data={"referral_id": referral.pk, "document_id": document.pk, "kind": kind.code})
+    return document
+
+
+STAGE_EVENTS = {R.COMPLETENESS: "referral.incomplete", R.BOOKED: "referral.booked", R.COMPLETED: "referral.completed"}
+
+
+@transaction.atomic
+def referral_set_stage(*, referral: Referral, stage: str, actor, reason: str = "", time=None) -> Referral:
+    """Record where the referral now waits, and why. The ReferralFlow calls this at every step."""
+    if stage not in R.values:
+        raise DomainError(f"Unknown stage {stage!r}.")
+    referral = Referral.objects.select_for_update().get(pk=referral.pk)  # flow steps may race on one referral
+    if not referral.is_open:
+        raise InvalidTransition(f"Referral R-{referral.pk} is {referral.get_stage_display().lower()}; "
+                                "its stage cannot change.")
+    previous = referral.stage
+    referral.stage, referral.stage_reason = stage, reason.strip()[:300]
+    if stage == R.COMPLETED:
+        referral.status = Referral.Status.COMPLETED
+    referral.save(update_fields=["stage", "stage_reason", "status", "updated_at"])
+    emit(STAGE_EVENTS.get(stage, "referral.stage-changed"), subject=referral.subject, source="referrals",
+         actor=actor, time=time, data={"referral_id": referral.pk, "from": previous, "to": stage,
+                                       "reason": referral.stage_reason})
+    return referral
+
+
+@transaction.atomic
+def referral_revoke(*, referral: Referral, actor, reason: str, time=None) -> Referral:
+    if not reason.strip():
+        raise DomainError("Say why the referral is withdrawn.")
+    referral = Referral.objects.select_for_update().get(pk=referral.pk)
+    if not referral.is_open:
+        raise InvalidTransition(f"Referral R-{referral.pk} is already {referral.get_stage_display().lower()}.")
+    previous = referral.stage
+    referral.status, referral.stage, referral.stage_reason = Referral.Status.REVOKED, R.CLOSED, reason.strip()[:300]
+    referral.save(update_fields=["status", "stage", "stage_reason", "updated_at"])
+    emit("referral.revoked", subject=referral.subject, source="referrals", actor=actor, time=time,
+         data={"referral_id": referral.pk, "from": previous, "reason": referral.stage_reason})
+    return referral
+
+
+@transaction.atomic
+def referral_link_appointment(*, referral: Referral, appointment: Appointment, actor, time=None) -> None:
+    if appointment.patient_id != referral.patient_id:
+        raise DomainError("The appointment is for another patient.")
+    ReferralAppointment.objects.create(referral=referral, appointment=appointment)
+    emit("referral.appointment-linked", subject=referral.subject, source="referrals", actor=actor, time=time,
+         data={"referral_id": referral.pk, "appointment_id": appointment.pk})
+
+
+@transaction.atomic
+def referral_link_authorization(*, referral: Referral, authorization: Authorization, actor, time=None) -> None:
+    if authorization.patient_id != referral.patient_id:
+        raise DomainError("The authorization is for another patient.")
+    ReferralAuthorization.objects.create(referral=referral, authorization=authorization)
+    emit("referral.authorization-linked", subject=referral.subject, source="referrals", actor=actor, time=time,
+         data={"referral_id": referral.pk, "authorization_id": authorization.pk})

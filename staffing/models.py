@@ -1,0 +1,124 @@
+"""Staff members, their specialties and credentials, shifts and time off."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from healthops.models import Department, Resource, Site
+
+
+class Specialty(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "specialties"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CredentialKind(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffMember(models.Model):
+    class Role(models.TextChoices):
+        PHYSICIAN = "physician", "Physician"
+        NURSE_PRACTITIONER = "nurse-practitioner", "Nurse practitioner"
+        NURSE = "nurse", "Registered nurse"
+        RADIOLOGY_TECH = "radiology-tech", "Radiology technologist"
+        SONOGRAPHER = "sonographer", "Sonographer"
+        THERAPIST = "therapist", "Therapist"
+        MEDICAL_ASSISTANT = "medical-assistant", "Medical assistant"
+
+    resource = models.OneToOneField(Resource, on_delete=models.PROTECT, related_name="staff_member")
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    role = models.CharField(max_length=32, choices=Role.choices)
+    specialties = models.ManyToManyField(Specialty, blank=True, related_name="staff")
+    sites = models.ManyToManyField(Site, related_name="staff")
+    home_department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    npi = models.CharField("NPI", max_length=10, blank=True)
+    hourly_cost = models.DecimalField(max_digits=8, decimal_places=2)
+    cost_centre = models.CharField(max_length=32)
+    external_id = models.CharField(max_length=64, unique=True, help_text="Id in the workforce system.")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="staff_member"
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.family_name} ({self.get_role_display()})"
+
+    @property
+    def display_name(self) -> str:
+        prefix = "Dr. " if self.role == self.Role.PHYSICIAN else ""
+        return f"{prefix}{self.given_name} {self.family_name}"
+
+
+class Credential(models.Model):
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="credentials")
+    kind = models.ForeignKey(CredentialKind, on_delete=models.PROTECT, related_name="credentials")
+    number = models.CharField(max_length=64, blank=True)
+    issued_on = models.DateField(null=True, blank=True)
+    expires_on = models.DateField()
+
+    class Meta:
+        ordering = ["expires_on"]
+        constraints = [models.UniqueConstraint(fields=["staff", "kind"], name="credential_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.staff} (expires {self.expires_on})"
+
+
+class Shift(models.Model):
+    class Source(models.TextChoices):
+        WORKFORCE = "workforce", "Workforce system"
+        CSV = "csv", "CSV upload"
+        MANUAL = "manual", "Entered here"
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="shifts")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="shifts")
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="shifts")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    external_id = models.CharField(max_length=64, blank=True, help_text="Id in the workforce system, for idempotent import.")
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["staff", "start"]), models.Index(fields=["site", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="shift_end_after_start"),
+            models.UniqueConstraint(fields=["staff", "start"], name="shift_unique_staff_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} at {self.site.code} {self.start:%Y-%m-%d %H:%M}"
+
+
+class TimeOff(models.Model):
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name_plural = "time off"
+        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="timeoff_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.staff} off {self.start:%Y-%m-%d}"

@@ -1,5 +1,7 @@
 """`emit()`: record one CloudEvents envelope for a state change, inside the caller's transaction."""
 
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -8,6 +10,21 @@ from django.utils import timezone
 from .models import Event
 
 TYPE_PREFIX = "org.healthops."
+
+# In-process reactions, run inside the emitting transaction: how a lower app's change reaches a higher app without
+# the lower one importing it (e.g. referrals follows an appointment that scheduling rescheduled).
+_subscribers: dict[str, list[Callable[[Event], None]]] = defaultdict(list)
+
+
+def subscribe(short_type: str):
+    """Decorator: call the function with each new event of `short_type` (e.g. "appointment.rescheduled")."""
+
+    def register(handler: Callable[[Event], None]):
+        if handler not in _subscribers[short_type]:
+            _subscribers[short_type].append(handler)
+        return handler
+
+    return register
 
 
 def emit(
@@ -25,7 +42,7 @@ def emit(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("emit() must run inside the transaction of the change it records")
     full_type = type if type.startswith(TYPE_PREFIX) else f"{TYPE_PREFIX}{type}.v1"
-    return Event.objects.create(
+    event = Event.objects.create(
         source=f"/healthops/{source}",
         type=full_type,
         subject=subject,
@@ -33,6 +50,9 @@ def emit(
         time=time or timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
     )
+    for handler in _subscribers.get(event.short_type, ()):
+        handler(event)
+    return event
 
 
 def events_for(subjects: list[str]):

@@ -221,3 +221,9 @@ LOGGING = {
 
 # viewflow would append its own Site middleware; HealthOps wires its pages itself.
 VIEWFLOW = {"AUTOREGISTER": False}
+
+# Scheduling: the grid slot starts fall on (site-local minutes), how far ahead a search looks by default, and how
+# long a waitlist offer holds its slot before it goes to the next patient.
+SLOT_GRID_MINUTES = env_int("SLOT_GRID_MINUTES", 15)
+SLOT_SEARCH_DAYS = env_int("SLOT_SEARCH_DAYS", 28)
+WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 120)

@@ -12,3 +12,4 @@ class ReferralsConfig(AppConfig):
 
         for name in "Referral ReferralDocument ReferralAppointment ReferralAuthorization".split():
             auditlog.register(getattr(models, name))
+        from . import handlers  # noqa: F401  (event subscriptions)

@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender, **kwargs):
+    from .tasks import ensure_schedules
+
+    ensure_schedules()
 
 
 class SchedulingConfig(AppConfig):
@@ -10,5 +17,9 @@ class SchedulingConfig(AppConfig):
 
         from . import models
 
-        for name in "RoomKind EquipmentKind DocumentKind ServiceType Room Equipment Booking BookedResource Appointment".split():
+        for name in ("RoomKind EquipmentKind DocumentKind ServiceType Room Equipment Booking BookedResource Appointment "
+                     "WeeklyAvailability AvailabilityException WaitlistEntry WaitlistOffer").split():
             auditlog.register(getattr(models, name))
+        from . import waitlist  # noqa: F401  (subscribes to the events that free slots)
+
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="scheduling-after-migrate")

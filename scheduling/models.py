@@ -216,3 +216,118 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_type} for patient {self.patient_id} at {self.start:%Y-%m-%d %H:%M}"
+
+
+class WeeklyAvailability(models.Model):
+    """When a room or equipment item can be used, week by week, in its site's local time."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="weekly_availability")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        ordering = ["resource_id", "weekday", "start_time"]
+        verbose_name_plural = "weekly availability"
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="weekly_end_after_start"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="weekly_weekday_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource.name}: {self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
+
+
+class AvailabilityException(models.Model):
+    """A dated closure, maintenance window or holiday when a room or equipment item cannot be booked."""
+
+    class Kind(models.TextChoices):
+        CLOSURE = "closure", "Closure"
+        MAINTENANCE = "maintenance", "Maintenance"
+        HOLIDAY = "holiday", "Holiday"
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="availability_exceptions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["resource", "start"])]
+        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="exception_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.resource.name} {self.start:%Y-%m-%d}"
+
+
+class WaitlistEntry(models.Model):
+    """A patient waiting for an earlier slot of a service, with what suits them."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        OFFERED = "offered", "Offer open"
+        BOOKED = "booked", "Booked from waitlist"
+        REMOVED = "removed", "Removed"
+
+    class TimeOfDay(models.TextChoices):
+        ANY = "any", "Any time"
+        MORNING = "morning", "Morning (before 12:00)"
+        AFTERNOON = "afternoon", "Afternoon (12:00-17:00)"
+        EVENING = "evening", "Evening (after 17:00)"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="waitlist_entries")
+    service_type = models.ForeignKey(ServiceType, on_delete=models.PROTECT, related_name="waitlist_entries")
+    preferred_sites = models.ManyToManyField(Site, blank=True, related_name="+", help_text="Empty: any site.")
+    weekdays = models.JSONField(default=list, blank=True, help_text="Weekday numbers 0=Monday..6=Sunday; empty: any.")
+    time_of_day = models.CharField(max_length=16, choices=TimeOfDay.choices, default=TimeOfDay.ANY)
+    earliest = models.DateField(null=True, blank=True)
+    latest = models.DateField(null=True, blank=True, help_text="e.g. the end of the authorization's validity.")
+    priority = models.PositiveSmallIntegerField(default=0, help_text="Higher goes first.")
+    current_appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The later appointment the patient holds now and would give up.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-priority", "created_at"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["service_type", "status"])]
+
+    def __str__(self) -> str:
+        return f"Waitlist {self.pk}: patient {self.patient_id} for {self.service_type}"
+
+
+class WaitlistOffer(models.Model):
+    """A freed slot offered to one waiting patient. The slot is held by a `proposed` appointment until it expires."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="waitlist_offer")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-offered_at"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk} ({self.get_status_display()})"

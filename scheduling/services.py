@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from healthops.errors import Conflict, DomainError, InvalidTransition
 from healthops.events import emit
 from healthops.models import Patient, Resource, Site
+from healthops.overrides import override_record
 
 from .models import Appointment, BookedResource, Booking, ServiceType
 
@@ -39,25 +40,50 @@ def appointment_book(
     service_type: ServiceType,
     site: Site,
     start: datetime,
-    resources: list[Resource],
     actor,
+    resources: list[Resource] | None = None,
     end: datetime | None = None,
     status: str = S.BOOKED,
+    join_booking: Booking | None = None,
+    override: dict | None = None,
+    rescheduled_from: Appointment | None = None,
     time=None,
 ) -> Appointment:
-    """Hold every resource for [start, end) and create the appointment. A resource already held in an overlapping
-    time raises Conflict and leaves nothing behind (PostgreSQL enforces it with an exclusion constraint)."""
+    """Hold every resource for [start, end) and create the appointment, or take a place in an existing group session
+    (`join_booking`). A resource already held in an overlapping time raises Conflict and leaves nothing behind
+    (PostgreSQL enforces it with an exclusion constraint). A full group session needs an `override`
+    ({"reason_code", "justification"}), which is recorded through healthops.overrides."""
     if start.tzinfo is None:
         raise DomainError("Appointment times must include a time zone.")
-    end = end or start + timedelta(minutes=service_type.duration_minutes)
-    if end <= start:
-        raise DomainError("An appointment must end after it starts.")
     if status not in {S.BOOKED, S.PENDING, S.PROPOSED}:
         raise DomainError(f"A new appointment cannot start as {status!r}.")
-    if not resources:
-        raise DomainError("A booking needs at least one resource (staff member, room or equipment).")
-    if len({r.pk for r in resources}) != len(resources):
-        raise DomainError("The same resource is listed twice in one booking.")
+    if join_booking is not None:
+        booking = _take_place_in(join_booking, service_type=service_type, actor=actor, override=override,
+                                 patient=patient)
+        start, end = booking.start, booking.end
+        held_ids = list(booking.resources.filter(active=True).values_list("resource_id", flat=True))
+    else:
+        end = end or start + timedelta(minutes=service_type.duration_minutes)
+        if end <= start:
+            raise DomainError("An appointment must end after it starts.")
+        if not resources:
+            raise DomainError("A booking needs at least one resource (staff member, room or equipment).")
+        if len({r.pk for r in resources}) != len(resources):
+            raise DomainError("The same resource is listed twice in one booking.")
+        booking = _hold(resources, service_type=service_type, site=site, start=start, end=end)
+        held_ids = [r.pk for r in resources]
+    appointment = Appointment.objects.create(
+        patient=patient, service_type=service_type, site=site, booking=booking, start=start, end=end, status=status,
+        rescheduled_from=rescheduled_from,
+    )
+    emit("appointment.booked", subject=_subject(appointment), source="scheduling", actor=actor, time=time,
+         data={"appointment_id": appointment.pk, "patient_id": patient.pk, "service_type": service_type.code,
+               "site": site.code, "start": start.isoformat(), "end": end.isoformat(), "status": status,
+               "resources": held_ids, "booking_id": booking.pk})
+    return appointment
+
+
+def _hold(resources: list[Resource], *, service_type: ServiceType, site: Site, start: datetime, end: datetime) -> Booking:
     try:
         # A savepoint, so a refused insert leaves the caller's transaction usable.
         with transaction.atomic():
@@ -70,14 +96,25 @@ def appointment_book(
         raise Conflict(
             "One of the chosen resources is already booked at that time; pick another slot.", code="slot-taken"
         ) from exc
-    appointment = Appointment.objects.create(
-        patient=patient, service_type=service_type, site=site, booking=booking, start=start, end=end, status=status
-    )
-    emit("appointment.booked", subject=_subject(appointment), source="scheduling", actor=actor, time=time,
-         data={"appointment_id": appointment.pk, "patient_id": patient.pk, "service_type": service_type.code,
-               "site": site.code, "start": start.isoformat(), "end": end.isoformat(), "status": status,
-               "resources": [r.pk for r in resources]})
-    return appointment
+    return booking
+
+
+def _take_place_in(booking: Booking, *, service_type: ServiceType, actor, override: dict | None, patient) -> Booking:
+    # Lock the session: two coordinators filling the last place at once must not both get it.
+    booking = Booking.objects.select_for_update().get(pk=booking.pk)
+    if not booking.active:
+        raise Conflict("That session is no longer running; pick another slot.", code="slot-taken")
+    if booking.service_type_id != service_type.pk:
+        raise DomainError("That session is for another service.")
+    taken = booking.appointments.filter(status__in=Appointment.HOLDING).count()
+    if taken >= service_type.capacity:
+        if not override:
+            raise Conflict(f"The session is full ({taken} of {service_type.capacity} places); booking beyond "
+                           "capacity needs an override with a reason.", code="capacity-full")
+        override_record(rule="booking.capacity", subject=f"booking/{booking.pk}", actor=actor,
+                        reason_code=override.get("reason_code", ""), justification=override.get("justification", ""),
+                        data={"capacity": service_type.capacity, "taken": taken, "patient_id": patient.pk})
+    return booking
 
 
 @transaction.atomic
@@ -114,3 +151,66 @@ def _release_if_unused(booking_id: int) -> None:
     if not still_held:
         Booking.objects.filter(pk=booking_id).update(active=False)
         BookedResource.objects.filter(booking_id=booking_id).update(active=False)
+
+
+def bundle_problem(*, service_type: ServiceType, site: Site, start: datetime, end: datetime,
+                   resource_ids: list[int]) -> str | None:
+    """Why this bundle cannot be booked now (a shift ended, a room closed, someone took it), or None."""
+    from .availability import free_time  # the engine imports this module's models; keep imports one way
+
+    staff = dict(Resource.objects.filter(pk__in=resource_ids, kind=Resource.Kind.STAFF)
+                 .values_list("pk", "staff_member__pk"))
+    others = [rid for rid in resource_ids if rid not in staff]
+    free = free_time(site_tz=site.tz, site_id=site.pk, staff=staff, template_resources=others, start=start, end=end)
+    for rid in resource_ids:
+        if not free.is_free(rid, start, end):
+            name = Resource.objects.filter(pk=rid).values_list("name", flat=True).first() or f"resource {rid}"
+            return f"{name} is no longer available at that time."
+    return None
+
+
+@transaction.atomic
+def slot_book(*, token: str, patient: Patient, actor, status: str = S.BOOKED, override: dict | None = None,
+              rescheduled_from: Appointment | None = None) -> Appointment:
+    """Book a slot found by scheduling.slots.find_slots (its opaque token), re-checking it is still free."""
+    from .slots import decode_slot
+
+    ref = decode_slot(token)
+    service_type = ServiceType.objects.get(pk=ref.service_type_id)
+    site = Site.objects.get(pk=ref.site_id)
+    if ref.booking_id:
+        return appointment_book(patient=patient, service_type=service_type, site=site, start=ref.start, actor=actor,
+                                status=status, join_booking=Booking(pk=ref.booking_id), override=override,
+                                rescheduled_from=rescheduled_from)
+    problem = bundle_problem(service_type=service_type, site=site, start=ref.start, end=ref.end,
+                             resource_ids=ref.resource_ids)
+    if problem:
+        raise Conflict(f"{problem} Search again for a free slot.", code="slot-taken")
+    resources = list(Resource.objects.filter(pk__in=ref.resource_ids))
+    return appointment_book(patient=patient, service_type=service_type, site=site, start=ref.start, end=ref.end,
+                            resources=resources, actor=actor, status=status, rescheduled_from=rescheduled_from)
+
+
+@transaction.atomic
+def appointment_reschedule(*, appointment: Appointment, token: str, actor, reason: str, text: str = "") -> Appointment:
+    """Move an appointment to another slot: a new appointment linked to the old one; the old one's resources are
+    released and it is counted as a reschedule (event `appointment.rescheduled`), not as a cancellation."""
+    old = Appointment.objects.select_for_update().get(pk=appointment.pk)  # one reschedule of one appointment at a time
+    if old.status not in {S.PROPOSED, S.PENDING, S.BOOKED}:
+        raise InvalidTransition(f"A {old.get_status_display().lower()} appointment cannot be rescheduled.")
+    if reason not in Appointment.CancelReason.values:
+        raise DomainError("Rescheduling needs a reason: patient, provider, facility or payer.")
+    if hasattr(old, "rescheduled_to"):
+        raise InvalidTransition("This appointment was already rescheduled.")
+    # Release first, so the new slot may reuse the same staff member or room at an overlapping time.
+    old.status, old.cancel_reason, old.cancel_text = S.CANCELLED, reason, text.strip()[:300]
+    old.save()
+    if old.booking_id:
+        _release_if_unused(old.booking_id)
+    new = slot_book(token=token, patient=old.patient, actor=actor, status=S.BOOKED, rescheduled_from=old)
+    if new.service_type_id != old.service_type_id:
+        raise DomainError("A reschedule keeps the service; book a new appointment for a different service.")
+    emit("appointment.rescheduled", subject=_subject(old), source="scheduling", actor=actor,
+         data={"appointment_id": old.pk, "new_appointment_id": new.pk, "reason": reason,
+               "from_start": old.start.isoformat(), "to_start": new.start.isoformat()})
+    return new

@@ -1,4 +1,8 @@
+from django.urls import path
 
+from . import views
 
 app_name = "scheduling"
-urlpatterns = []
+urlpatterns = [
+    path("", views.appointment_list, name="appointments"),
+]

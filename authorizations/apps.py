@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender, **kwargs):
+    from .tasks import ensure_schedules
+
+    ensure_schedules()
 
 
 class AuthorizationsConfig(AppConfig):
@@ -10,5 +17,6 @@ class AuthorizationsConfig(AppConfig):
 
         from . import models
 
-        for name in "Payer Coverage PayerRule EligibilityCheck Authorization".split():
+        for name in "Payer Coverage PayerRule EligibilityCheck Authorization Appeal".split():
             auditlog.register(getattr(models, name))
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="authorizations-after-migrate")

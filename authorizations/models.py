@@ -80,6 +80,7 @@ class EligibilityCheck(models.Model):
         NOT_IN_FORCE = "not-in-force", "Coverage not in force"
         MEMBER_UNKNOWN = "member-unknown", "Member unknown to payer"
         UNREACHABLE = "unreachable", "Payer unreachable"
+        ERROR = "error", "Payer answer could not be used"
 
     class Source(models.TextChoices):
         PAYER_API = "payer-api", "Payer API"
@@ -152,6 +153,8 @@ class Authorization(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True, help_text="When the payer's regulatory clock runs out.")
     denial_reason = models.CharField(max_length=300, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, help_text="Why the last payer call did not work.")
+    expiry_alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -173,3 +176,47 @@ class Authorization(models.Model):
 
     def clock_due(self, submitted_at):
         return submitted_at + self.CLOCKS[self.urgency]
+
+    @property
+    def claim_identifier(self) -> str:
+        """Our stable id for the PAS Claim: the idempotency key of every submission of this authorization."""
+        return f"HO-AUTH-{self.pk}"
+
+    def breached(self, now=None) -> bool:
+        """The payer missed its regulatory clock (decided late, or still undecided past due)."""
+        if not self.due_at:
+            return False
+        if self.decided_at:
+            return self.decided_at > self.due_at
+        from django.utils import timezone
+
+        return (now or timezone.now()) > self.due_at
+
+    @property
+    def units_left(self) -> int | None:
+        return None if self.units_approved is None else self.units_approved - self.units_used
+
+
+class Appeal(models.Model):
+    """A request to the payer to reverse a denial, and what came of it."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Awaiting payer"
+        OVERTURNED = "overturned", "Overturned: approved"
+        UPHELD = "upheld", "Upheld: still denied"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    authorization = models.ForeignKey(Authorization, on_delete=models.PROTECT, related_name="appeals")
+    submitted_at = models.DateTimeField()
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    grounds = models.TextField(help_text="Why the denial should be reversed (clinical notes, policy reference).")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    payer_reference = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return f"Appeal of authorization {self.authorization_id} ({self.get_outcome_display()})"

@@ -1,4 +1,8 @@
+from django.urls import path
 
+from . import views
 
 app_name = "authorizations"
-urlpatterns = []
+urlpatterns = [
+    path("", views.authorization_list, name="list"),
+]

@@ -2,10 +2,12 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _ensure_roles(sender, **kwargs):
+def _after_migrate(sender, **kwargs):
     from .permissions import ensure_roles
+    from .tasks import ensure_schedules
 
     ensure_roles()
+    ensure_schedules()
 
 
 class HealthOpsConfig(AppConfig):
@@ -21,4 +23,4 @@ class HealthOpsConfig(AppConfig):
                       models.Override, models.UserProfile):
             auditlog.register(model, m2m_fields={"sites"} if model is models.UserProfile else None)
         # After the last app migrates, so every domain permission exists.
-        post_migrate.connect(_ensure_roles, dispatch_uid="healthops-ensure-roles")
+        post_migrate.connect(_after_migrate, dispatch_uid="healthops-after-migrate")

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Event
+from .models import Delivery, Event, Subscription
 
 TYPE_PREFIX = "org.healthops."
 
@@ -50,9 +50,22 @@ def emit(
         time=time or timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
     )
-    for handler in _subscribers.get(event.short_type, ()):
+    short = event.short_type
+    owed = [Delivery(event=event, subscription=sub, subject=subject, next_attempt_at=event.time)
+            for sub in Subscription.objects.filter(active=True) if sub.wants(short)]
+    if owed:
+        Delivery.objects.bulk_create(owed)
+        transaction.on_commit(_kick_delivery)
+    for handler in _subscribers.get(short, ()):
         handler(event)
     return event
+
+
+def _kick_delivery() -> None:
+    """Ask the worker to deliver soon; the minute schedule would pick the rows up anyway."""
+    from .outbox import request_delivery
+
+    request_delivery()
 
 
 def events_for(subjects: list[str]):

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 # Log calls must not carry PHI in the first place (log ids, never names); this filter catches slips:
 # e-mail addresses, phone numbers, dates (birth dates), MRNs and payer member ids.
 _PATTERNS = [
+    # Query strings of logged requests may carry search terms (names, MRNs): keep the path only.
+    (re.compile(r"((?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /\S*?)\?\S*"), r"\1?[query]"),
     (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
     (re.compile(r"\b(?:MRN|mrn)[-:\s]*\w+"), "[mrn]"),
     (re.compile(r"\b(?:TEST-(?:ACTIVE|INACTIVE|PEND|DENY)|MBR)-[\w-]+", re.IGNORECASE), "[member-id]"),

@@ -234,3 +234,103 @@ class UserProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+
+class IntegrationCall(models.Model):
+    """One attempt of one call to an external system, whatever its outcome."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Succeeded"
+        REJECTED = "rejected", "Refused by the system (4xx)"
+        FAILED = "failed", "Failed (5xx, timeout, connection)"
+        MALFORMED = "malformed", "Answer could not be understood"
+        CIRCUIT_OPEN = "circuit-open", "Not attempted: circuit open"
+
+    system = models.CharField(max_length=32, db_index=True)
+    operation = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    subject = models.CharField(max_length=120, blank=True, help_text="What the call was about, e.g. coverage/12.")
+    error = models.CharField(max_length=500, blank=True)
+    payload = models.TextField(blank=True, help_text="The answer, kept when it could not be understood.")
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["system", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.system}.{self.operation} {self.outcome}"
+
+
+class CircuitBreaker(models.Model):
+    """Shared state of one external system's circuit, so every web and worker process agrees on it."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed (calls flow)"
+        OPEN = "open", "Open (calls stopped)"
+        HALF_OPEN = "half-open", "Half-open (one probe allowed)"
+
+    system = models.CharField(max_length=32, primary_key=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    probe_started_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.system}: {self.state}"
+
+
+class Subscription(models.Model):
+    """Someone outside who receives our events: the ERP, and later partners' webhooks."""
+
+    name = models.CharField(max_length=100, unique=True)
+    system = models.CharField(max_length=32, help_text="Integration client that delivers, e.g. erp or webhook.")
+    url = models.URLField(blank=True, help_text="Empty: the system's configured URL.")
+    event_types = models.JSONField(default=list, blank=True,
+                                   help_text='Short types or prefixes, e.g. ["appointment."]; empty: every event.')
+    secret = models.CharField(max_length=128, blank=True, help_text="For signing webhook deliveries.")
+    partner = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="subscriptions")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def wants(self, short_type: str) -> bool:
+        return not self.event_types or any(short_type.startswith(prefix) for prefix in self.event_types)
+
+
+class Delivery(models.Model):
+    """One event owed to one subscriber (the outbox). Written with the event; delivered at least once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        DEAD = "dead", "Dead letter (gave up)"
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deliveries")
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="deliveries")
+    subject = models.CharField(max_length=120, help_text="The event's subject, for in-order delivery per subject.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event_id"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"]),
+                   models.Index(fields=["subscription", "subject", "status"])]
+        constraints = [models.UniqueConstraint(fields=["event", "subscription"], name="delivery_once_per_subscriber")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.subscription_id} ({self.status})"

@@ -42,6 +42,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (os.environ.get(name) or default).split(",") if item.strip()]
 
@@ -216,6 +226,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.utils.autoreload": {"level": "WARNING"},
+        # runserver's request lines go through the same JSON + redaction handler (search terms are in URLs).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
@@ -227,3 +239,15 @@ VIEWFLOW = {"AUTOREGISTER": False}
 SLOT_GRID_MINUTES = env_int("SLOT_GRID_MINUTES", 15)
 SLOT_SEARCH_DAYS = env_int("SLOT_SEARCH_DAYS", 28)
 WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 120)
+
+# External calls: per-attempt timeout, bounded retries with jittered exponential backoff, and the circuit breaker.
+INTEGRATIONS = {
+    "TIMEOUT_SECONDS": env_float("INTEGRATION_TIMEOUT_SECONDS", 5),
+    "MAX_ATTEMPTS": env_int("INTEGRATION_MAX_ATTEMPTS", 3),
+    "BACKOFF_BASE_SECONDS": env_float("INTEGRATION_BACKOFF_BASE_SECONDS", 0.5),
+    "BACKOFF_MAX_SECONDS": env_float("INTEGRATION_BACKOFF_MAX_SECONDS", 8),
+    "FAILURE_THRESHOLD": env_int("INTEGRATION_FAILURE_THRESHOLD", 5),
+    "OPEN_SECONDS": env_float("INTEGRATION_OPEN_SECONDS", 30),
+}
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10)
+ELIGIBILITY_STALE_HOURS = env_int("ELIGIBILITY_STALE_HOURS", 72)

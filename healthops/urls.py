@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from referrals import views as referral_views
+
 from . import views
 
 admin.site.site_header = "HealthOps rule console"
@@ -13,7 +15,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
+    path("patients/<int:pk>/", referral_views.patient_detail, name="patient-detail"),
     path("referrals/", include("referrals.urls")),
     path("scheduling/", include("scheduling.urls")),
     path("authorizations/", include("authorizations.urls")),

@@ -1,16 +1,17 @@
-"""Kernel pages: home, health check, patient page."""
+"""Kernel pages: home and the health check."""
 
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+
+from .health import health
 
 
 def home(request):
     return redirect("referrals:list")
 
 
+@never_cache
 def healthz(request):
-    return JsonResponse({"status": "ok"})
-
-
-def patient_detail(request, pk):
-    raise NotImplementedError
+    body, status = health()
+    return JsonResponse(body, status=status)

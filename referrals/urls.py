@@ -1,4 +1,11 @@
+from django.urls import path
 
+from . import views
 
 app_name = "referrals"
-urlpatterns = []
+urlpatterns = [
+    path("", views.referral_list, name="list"),
+    path("<int:pk>/", views.referral_detail, name="detail"),
+    path("<int:pk>/documents/", views.document_upload, name="document-upload"),
+    path("<int:pk>/documents/<int:doc_pk>/", views.document_download, name="document-download"),
+]

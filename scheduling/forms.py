@@ -13,7 +13,8 @@ class AppointmentFilterForm(forms.Form):
     site = site_filter_field()
     service_type = forms.ModelChoiceField(required=False, queryset=ServiceType.objects.all(), empty_label="Any service",
                                           label="Service")
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(required=False, label="From",
+                                widget=forms.DateInput(attrs={"type": "date", "data-keep-empty": ""}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, data=None, *, user, **kwargs):

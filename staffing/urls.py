@@ -1,4 +1,8 @@
+from django.urls import path
 
+from . import views
 
 app_name = "staffing"
-urlpatterns = []
+urlpatterns = [
+    path("", views.staff_list, name="staff"),
+]

@@ -1,0 +1,52 @@
+"""`make demo`'s last step: run the web server and the background worker together until Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+DEMO_USERS = ["coordinator", "scheduler", "authspecialist", "manager", "admin", "coordinator2"]
+
+
+def main() -> int:
+    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+    python = sys.executable
+    processes = {
+        "web": subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"]),
+        "worker": subprocess.Popen([python, "manage.py", "qcluster"]),
+    }
+    print(f"\nHealthOps is running at http://{host}:{port}/  (rule console: http://{host}:{port}/admin/)")
+    print("Demo logins (password healthops-demo): " + ", ".join(DEMO_USERS))
+    print("Press Ctrl-C to stop the web server and the worker.\n", flush=True)
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, proc in processes.items():
+            if proc.poll() is not None:
+                print(f"The {name} process stopped (exit code {proc.returncode}); stopping the demo.", file=sys.stderr)
+                exit_code, stopping = proc.returncode or 1, True
+                break
+        time.sleep(0.5)
+    for proc in processes.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 10
+    for proc in processes.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print("HealthOps demo stopped.")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Outbox delivery: every event owed to a subscriber is delivered at least once, in order per subject.
+
+Rows are claimed with a short lease (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers never take
+the same row); the HTTP call runs outside any transaction; a worker that dies mid-batch leaves its rows to be
+claimed again when the lease runs out. Consumers dedupe on (source, id).
+"""
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from .integrations.client import Result
+from .models import Delivery, Subscription
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=90)
+D = Delivery.Status
+
+
+def request_delivery() -> None:
+    """Enqueue a delivery run soon (coalesced: at most one request per process every two seconds)."""
+    if cache.add("healthops-outbox-kick", 1, timeout=2):
+        from django_q.tasks import async_task
+
+        async_task("healthops.outbox.deliver_pending", q_options={"task_name": "outbox delivery"})
+
+
+def _claim(batch: int, now: datetime) -> list[int]:
+    earlier_open = Delivery.objects.filter(
+        subscription_id=OuterRef("subscription_id"), subject=OuterRef("subject"), status=D.PENDING,
+        event_id__lt=OuterRef("event_id"),
+    )
+    with transaction.atomic():
+        due = (Delivery.objects.filter(status=D.PENDING, next_attempt_at__lte=now, subscription__active=True)
+               .exclude(Exists(earlier_open))  # in order per subject: wait for the subject's earlier events
+               .order_by("event_id"))
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        ids = list(due.values_list("pk", flat=True)[:batch])
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + LEASE)
+    return ids
+
+
+def deliver_pending(batch: int = 100, now: datetime | None = None) -> dict:
+    """Deliver what is due. Returns counts. Safe to run in several workers at once, and to run twice."""
+    counts = {"delivered": 0, "retry": 0, "dead": 0, "waiting": 0}
+    failed_subjects: set[tuple[int, str]] = set()
+    for pk in _claim(batch, now or timezone.now()):
+        delivery = Delivery.objects.select_related("event", "subscription").get(pk=pk)
+        key = (delivery.subscription_id, delivery.subject)
+        if key in failed_subjects:
+            Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())  # keep order behind the failure
+            counts["waiting"] += 1
+            continue
+        result = send(delivery)
+        outcome = _settle(delivery, result)
+        counts[outcome] += 1
+        if outcome != "delivered":
+            failed_subjects.add(key)
+    if counts["delivered"] or counts["retry"] or counts["dead"]:
+        log.info("outbox run", extra=counts)
+    return counts
+
+
+def send(delivery: Delivery) -> Result:
+    subscription = delivery.subscription
+    envelope = delivery.event.as_cloudevent()
+    if subscription.system == "erp":
+        from .integrations.erp import ErpClient
+
+        return ErpClient(subscription.url or None).send_event(envelope)
+    raise ValueError(f"No delivery client for system {subscription.system!r}")
+
+
+def _settle(delivery: Delivery, result: Result) -> str:
+    now = timezone.now()
+    if result.ok:
+        Delivery.objects.filter(pk=delivery.pk).update(status=D.DELIVERED, delivered_at=now,
+                                                       attempts=delivery.attempts + 1, last_error="")
+        return "delivered"
+    if result.outcome == "circuit-open":
+        # Not an attempt: the system is known to be down. Come back when the circuit may half-open.
+        wait = timedelta(seconds=settings.INTEGRATIONS["OPEN_SECONDS"])
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now + wait, last_error=result.error[:500])
+        return "retry"
+    attempts = delivery.attempts + 1
+    if attempts >= settings.OUTBOX_MAX_ATTEMPTS or result.outcome in {"rejected", "malformed"} and attempts >= 3:
+        Delivery.objects.filter(pk=delivery.pk).update(status=D.DEAD, attempts=attempts, last_error=result.error[:500])
+        log.warning("delivery dead-lettered", extra={"delivery_id": delivery.pk, "attempts": attempts})
+        return "dead"
+    backoff = min(3600.0, 2.0 * 2 ** attempts) * random.uniform(0.5, 1.0)
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=attempts, next_attempt_at=now + timedelta(seconds=backoff),
+                                                   last_error=result.error[:500])
+    return "retry"
+
+
+@transaction.atomic
+def replay(*, deliveries, actor) -> int:
+    """Put dead (or delivered) deliveries back in the queue, e.g. after fixing a partner's endpoint."""
+    from .events import emit
+
+    ids = list(deliveries.values_list("pk", flat=True))
+    count = Delivery.objects.filter(pk__in=ids).update(status=D.PENDING, attempts=0, next_attempt_at=timezone.now(),
+                                                       last_error="")
+    if count:
+        emit("delivery.replayed", subject=f"subscription/{deliveries.first().subscription_id}", source="healthops",
+             actor=actor, data={"deliveries": ids[:500], "count": count})
+        transaction.on_commit(request_delivery)
+    return count
+
+
+def ensure_erp_subscription() -> Subscription:
+    sub, _ = Subscription.objects.get_or_create(
+        name="ERP", defaults={"system": "erp", "event_types": ["appointment.", "staffing.labor-cost"]})
+    return sub

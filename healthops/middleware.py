@@ -5,7 +5,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 
 PUBLIC_PREFIXES = ("/accounts/login/", "/healthz", "/static/", "/favicon.ico")
-API_PREFIXES = ("/api/", "/fhir/")
+API_PREFIXES = ("/api/", "/fhir/", "/integrations/")
 
 
 class LoginRequiredMiddleware:

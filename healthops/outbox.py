@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .integrations.client import Result
@@ -32,13 +31,8 @@ def request_delivery() -> None:
 
 
 def _claim(batch: int, now: datetime) -> list[int]:
-    earlier_open = Delivery.objects.filter(
-        subscription_id=OuterRef("subscription_id"), subject=OuterRef("subject"), status=D.PENDING,
-        event_id__lt=OuterRef("event_id"),
-    )
     with transaction.atomic():
         due = (Delivery.objects.filter(status=D.PENDING, next_attempt_at__lte=now, subscription__active=True)
-               .exclude(Exists(earlier_open))  # in order per subject: wait for the subject's earlier events
                .order_by("event_id"))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
@@ -47,22 +41,23 @@ def _claim(batch: int, now: datetime) -> list[int]:
     return ids
 
 
+def _earlier_undelivered(delivery: Delivery) -> bool:
+    """In order per subject: an earlier event for the same subscriber and subject is still owed."""
+    return Delivery.objects.filter(subscription_id=delivery.subscription_id, subject=delivery.subject,
+                                   status=D.PENDING, event_id__lt=delivery.event_id).exists()
+
+
 def deliver_pending(batch: int = 100, now: datetime | None = None) -> dict:
-    """Deliver what is due. Returns counts. Safe to run in several workers at once, and to run twice."""
+    """Deliver what is due, oldest first. Returns counts. Safe to run in several workers at once, and twice."""
     counts = {"delivered": 0, "retry": 0, "dead": 0, "waiting": 0}
-    failed_subjects: set[tuple[int, str]] = set()
     for pk in _claim(batch, now or timezone.now()):
         delivery = Delivery.objects.select_related("event", "subscription").get(pk=pk)
-        key = (delivery.subscription_id, delivery.subject)
-        if key in failed_subjects:
-            Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())  # keep order behind the failure
+        if _earlier_undelivered(delivery):
+            # Give the lease back: it goes out right after the subject's earlier event does.
+            Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())
             counts["waiting"] += 1
             continue
-        result = send(delivery)
-        outcome = _settle(delivery, result)
-        counts[outcome] += 1
-        if outcome != "delivered":
-            failed_subjects.add(key)
+        counts[_settle(delivery, send(delivery))] += 1
     if counts["delivered"] or counts["retry"] or counts["dead"]:
         log.info("outbox run", extra=counts)
     return counts

@@ -249,5 +249,7 @@ INTEGRATIONS = {
     "FAILURE_THRESHOLD": env_int("INTEGRATION_FAILURE_THRESHOLD", 5),
     "OPEN_SECONDS": env_float("INTEGRATION_OPEN_SECONDS", 30),
 }
+# Payers push decisions to /integrations/payer/<token>/notifications; empty turns the endpoint off.
+PAYER_WEBHOOK_TOKEN = env_str("PAYER_WEBHOOK_TOKEN", "demo-payer-webhook-token" if DEBUG else "")
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10)
 ELIGIBILITY_STALE_HOURS = env_int("ELIGIBILITY_STALE_HOURS", 72)

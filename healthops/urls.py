@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from authorizations.urls import integration_urlpatterns
 from referrals import views as referral_views
 
 from . import views
@@ -20,5 +21,6 @@ urlpatterns = [
     path("scheduling/", include("scheduling.urls")),
     path("authorizations/", include("authorizations.urls")),
     path("staffing/", include("staffing.urls")),
+    path("integrations/", include(integration_urlpatterns)),
     path("admin/", admin.site.urls),
 ]

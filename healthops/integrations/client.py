@@ -8,7 +8,6 @@ that the call happened.
 import json
 import logging
 import random
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -162,7 +161,7 @@ class IntegrationClient:
             raw = exc.read() if exc.fp else b""
             outcome = Outcome.FAILED if exc.code >= 500 or exc.code in (408, 429) else Outcome.REJECTED
             return Result(outcome, exc.code, _maybe_json(raw), error=f"HTTP {exc.code}: {raw[:300].decode(errors='replace')}")
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             return Result(Outcome.FAILED, error=f"timed out after {self.policy.timeout:g} s ({exc.__class__.__name__})")
         except (urllib.error.URLError, ConnectionError, OSError) as exc:
             return Result(Outcome.FAILED, error=f"connection failed: {getattr(exc, 'reason', exc)}")
@@ -204,3 +203,13 @@ def _maybe_json(raw: bytes):
 
 def circuit_open(system: str) -> bool:
     return CircuitBreaker.objects.filter(system=system, state=CircuitBreaker.State.OPEN).exists()
+
+
+def record_incoming(system: str, operation: str, *, ok: bool, error: str = "", payload: bytes = b"",
+                    subject: str = "") -> None:
+    """Record a call an outside system made to us (a webhook), kept with its payload when it was unusable."""
+    IntegrationCall.objects.create(
+        system=system, operation=f"incoming-{operation}", outcome=Outcome.OK if ok else Outcome.MALFORMED,
+        subject=subject[:120], error=error[:500], payload="" if ok else payload[:20000].decode(errors="replace"),
+        at=timezone.now(),
+    )

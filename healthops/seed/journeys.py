@@ -103,7 +103,7 @@ def patient_spec(n: int, pool: NamePool) -> PatientSpec:
     home = weighted(rng, HOME_SITES)
     city, postal = C.SITE_CITY[home]
     born = date(1940, 1, 1) + timedelta(days=rng.randrange((date(2020, 12, 31) - date(1940, 1, 1)).days))
-    slug = re.sub(r"[^a-z]", "", f"{given}.{family}".lower().replace(".", "x"))
+    slug = ".".join(re.sub(r"[^a-z]", "", name.lower()) for name in (given, family))
     fields = {
         "given_name": given, "family_name": family, "birth_date": born, "sex": sex,
         "phone": fictional_phone("308" if home != C.HASTINGS else "402", n), "email": f"{slug}{n}@example.org",

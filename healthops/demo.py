@@ -11,14 +11,21 @@ DEMO_USERS = ["coordinator", "scheduler", "authspecialist", "manager", "admin", 
 
 def main() -> int:
     host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+    sandbox_port = os.environ.get("SANDBOX_PORT", "8100")
     python = sys.executable
+    from django.conf import settings
+
+    webhook = f"http://{host}:{port}/integrations/payer/{settings.PAYER_WEBHOOK_TOKEN}/notifications"
     processes = {
+        "sandbox": subprocess.Popen([python, "manage.py", "run_sandbox", "--port", sandbox_port,
+                                     "--webhook-url", webhook]),
         "web": subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"]),
         "worker": subprocess.Popen([python, "manage.py", "qcluster"]),
     }
     print(f"\nHealthOps is running at http://{host}:{port}/  (rule console: http://{host}:{port}/admin/)")
+    print(f"Simulated payers, ERP, workforce and messaging (the sandbox): http://127.0.0.1:{sandbox_port}/")
     print("Demo logins (password healthops-demo): " + ", ".join(DEMO_USERS))
-    print("Press Ctrl-C to stop the web server and the worker.\n", flush=True)
+    print("Press Ctrl-C to stop the web server, the worker and the sandbox.\n", flush=True)
     stopping = False
 
     def stop(*_):
@@ -49,4 +56,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthops.settings")
+    import django
+
+    django.setup()
     sys.exit(main())

@@ -184,7 +184,8 @@ def _date(value) -> date | None:
 def follow_up_pended(*, actor, limit: int = 200) -> int:
     """Poll every pended authorization (a notification may have been lost). Runs on a schedule."""
     decided = 0
-    for auth in Authorization.objects.filter(status=A.PENDED).order_by("due_at")[:limit]:
+    # Only what we submitted over the API has a payer tracking id to ask about; older pends are followed by people.
+    for auth in Authorization.objects.filter(status=A.PENDED).exclude(payer_tracking_id="").order_by("due_at")[:limit]:
         decided += authorization_inquire(authorization=auth, actor=actor).status != A.PENDED
     return decided
 

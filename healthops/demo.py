@@ -15,6 +15,8 @@ def main() -> int:
     python = sys.executable
     from django.conf import settings
 
+    # Web and worker talk to the sandbox this demo starts, wherever it listens.
+    os.environ.setdefault("SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
     webhook = f"http://{host}:{port}/integrations/payer/{settings.PAYER_WEBHOOK_TOKEN}/notifications"
     processes = {
         "sandbox": subprocess.Popen([python, "manage.py", "run_sandbox", "--port", sandbox_port,
@@ -44,7 +46,7 @@ def main() -> int:
         time.sleep(0.5)
     for proc in processes.values():
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            proc.terminate()  # SIGTERM: each child shuts down cleanly (SIGINT may be ignored when started in background)
     deadline = time.monotonic() + 10
     for proc in processes.values():
         try:

@@ -164,7 +164,10 @@ SERVICE_BY_CODE = {s.code: s for s in SERVICES}
 
 
 def referral_weight(service: Service) -> int:
-    """How often the service is referred: plenty of imaging, fewer long infusions and overnight studies."""
+    """How often the service is referred: plenty of imaging, fewer long infusions and overnight studies, and enough
+    group education to fill a few sessions."""
+    if service.capacity > 1:
+        return 8
     return 1 if service.minutes >= 120 else 3 if service.code.startswith(("mri", "ct", "us", "xray")) else 2
 
 # identifier, name, sandbox key, phone

@@ -89,7 +89,8 @@ def _settle(delivery: Delivery, result: Result) -> str:
         Delivery.objects.filter(pk=delivery.pk).update(status=D.DEAD, attempts=attempts, last_error=result.error[:500])
         log.warning("delivery dead-lettered", extra={"delivery_id": delivery.pk, "attempts": attempts})
         return "dead"
-    backoff = min(3600.0, 2.0 * 2 ** attempts) * random.uniform(0.5, 1.0)
+    base = settings.OUTBOX_BACKOFF_SECONDS
+    backoff = min(3600.0, base * 2 ** attempts) * random.uniform(0.5, 1.0)
     Delivery.objects.filter(pk=delivery.pk).update(attempts=attempts, next_attempt_at=now + timedelta(seconds=backoff),
                                                    last_error=result.error[:500])
     return "retry"

@@ -193,8 +193,8 @@ Q_CLUSTER = {
     "name": "healthops",
     "orm": "default",
     "workers": env_int("Q_WORKERS", 2),
-    "timeout": 60,
-    "retry": 90,
+    "timeout": env_int("Q_TIMEOUT", 60),
+    "retry": env_int("Q_RETRY", 90),  # a job claimed by a worker that died is handed out again after this
     "max_attempts": 3,
     "catch_up": False,
     "poll": 0.5,
@@ -252,4 +252,5 @@ INTEGRATIONS = {
 # Payers push decisions to /integrations/payer/<token>/notifications; empty turns the endpoint off.
 PAYER_WEBHOOK_TOKEN = env_str("PAYER_WEBHOOK_TOKEN", "demo-payer-webhook-token" if DEBUG else "")
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10)
+OUTBOX_BACKOFF_SECONDS = env_float("OUTBOX_BACKOFF_SECONDS", 2.0)  # doubles per failed attempt, jittered, max 1 h
 ELIGIBILITY_STALE_HOURS = env_int("ELIGIBILITY_STALE_HOURS", 72)

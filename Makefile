@@ -34,3 +34,6 @@ lint: $(STAMP)
 clean-demo:
 	rm -f db.sqlite3
 	rm -rf media
+
+bench: $(STAMP)
+	$(PY) -m bench.run

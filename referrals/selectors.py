@@ -146,3 +146,22 @@ def patient_appointments(*, user, patient: Patient) -> QuerySet[Appointment]:
     if site_ids is not None:
         appointments = appointments.filter(site_id__in=site_ids)
     return appointments.prefetch_related("booking__resources__resource").order_by("-start", "-pk")
+
+
+def booking_problem(referral: Referral) -> str | None:
+    """Why the referral cannot be booked from its page now, or None."""
+    if referral.patient_id is None:
+        return "The patient is not matched yet; match the patient before booking."
+    if referral.service_type_id is None:
+        return "The requested service code is unknown; set the service before booking."
+    if not referral.is_open:
+        return f"This referral is {referral.get_stage_display().lower()}; there is nothing to book."
+    return None
+
+
+def booking_authorization(referral: Referral) -> Authorization | None:
+    """The approved (or partly approved) authorization whose validity bounds the booking dates, latest decision first.
+    Uses the prefetched authorizations of `referral_detail`."""
+    approved = [a for a in referral.authorizations.all()
+                if a.status in (Authorization.Status.APPROVED, Authorization.Status.PARTIAL)]
+    return max(approved, key=lambda a: (a.decided_at is not None, a.decided_at, a.pk), default=None)

@@ -13,6 +13,7 @@ from healthops.errors import DomainError, InvalidTransition
 from healthops.events import emit
 from healthops.models import Department, Organization, Patient, Site
 from scheduling.models import Appointment, DocumentKind, ServiceType
+from scheduling.services import slot_book
 
 from .models import Referral, ReferralAppointment, ReferralAuthorization, ReferralDocument
 
@@ -147,3 +148,25 @@ def referral_link_authorization(*, referral: Referral, authorization: Authorizat
     ReferralAuthorization.objects.create(referral=referral, authorization=authorization)
     emit("referral.authorization-linked", subject=referral.subject, source="referrals", actor=actor, time=time,
          data={"referral_id": referral.pk, "authorization_id": authorization.pk})
+
+
+@transaction.atomic
+def referral_book(*, referral: Referral, token: str, actor, override: dict | None = None) -> Appointment:
+    """Book a slot found for the referral (a scheduling.slots token) for its patient, link the appointment and move
+    the referral to `booked`: all three, or none (a taken slot raises Conflict and leaves nothing behind)."""
+    # Lock the referral: two schedulers booking it at once must not book two slots.
+    referral = Referral.objects.select_for_update().select_related("patient").get(pk=referral.pk)
+    if referral.patient_id is None:
+        raise DomainError("Match the patient before booking.")
+    if referral.service_type_id is None:
+        raise DomainError("The referral's service is unknown; set the service before booking.")
+    if not referral.is_open:
+        raise InvalidTransition(f"Referral R-{referral.pk} is {referral.get_stage_display().lower()}; "
+                                "it cannot be booked again.")
+    appointment = slot_book(token=token, patient=referral.patient, actor=actor, override=override)
+    if appointment.service_type_id != referral.service_type_id:
+        raise DomainError("That slot is for another service than the referral asks for.")
+    referral_link_appointment(referral=referral, appointment=appointment, actor=actor)
+    who = (actor.get_full_name() or actor.username) if getattr(actor, "pk", None) else "HealthOps automation"
+    referral_set_stage(referral=referral, stage=R.BOOKED, actor=actor, reason=f"Booked by {who}")
+    return appointment

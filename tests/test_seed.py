@@ -1,10 +1,11 @@
 """seed_demo: volumes, every stage and status, the public contract for every payer, idempotency, --scale, demo users."""
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
@@ -26,12 +27,18 @@ COUNTED = [Organization, Site, StaffMember, Shift, Room, Equipment, ServiceType,
            Referral, ReferralDocument, EligibilityCheck, Authorization, Appointment, BookedResource, Event]
 
 
+# A Wednesday a few days before a daylight-saving change, so no run of this module straddles the seed's week
+# boundary and local-time shifts are exercised across the change.
+NOW = datetime(2030, 3, 6, 15, 0, tzinfo=UTC)
+
+
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
     """One seed for the whole module (it takes seconds), rolled back at the end; each test's own transaction nests
     inside, so what a test adds (a second run, --scale 2) is undone after it."""
     media = tmp_path_factory.mktemp("media")
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=str(media), ALLOW_DEMO_USERS=True):
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=str(media), ALLOW_DEMO_USERS=True), \
+            time_machine.travel(NOW, tick=True):
         with transaction.atomic():
             out = StringIO()
             call_command("seed_demo", stdout=out)

@@ -200,9 +200,11 @@ class BulkReferrals:
         person = None
         if stage != Stage.PATIENT_MATCH:
             person = self.patients.get(rng.randint(1, BASE_PATIENTS + PATIENTS_PER_SCALE * (unit - 1)))
+            stage = stage if person else Stage.PATIENT_MATCH
         patient_id, home, coverage_id, payer, member = person or (None, None, None, C.PAYERS[0][0], "")
-        if member.startswith(("TEST-INACTIVE", "TEST-DENY", "TEST-PEND")) and stage not in (Stage.INTAKE,):
-            stage = Stage.ELIGIBILITY if member.startswith("TEST-INACTIVE") else Stage.AUTHORIZATION
+        if member.startswith(("TEST-INACTIVE", "TEST-DENY", "TEST-PEND")) and stage != Stage.INTAKE:
+            # The sandbox's test members stop where the payer stops them: not in force, or at authorization.
+            stage, way = (Stage.ELIGIBILITY if member.startswith("TEST-INACTIVE") else Stage.AUTHORIZATION), ""
         if stage == Stage.AUTHORIZATION:
             choices = [s for s in SERVICES if C.prior_auth_required(payer, s.code)]
             service = rng.choice(choices)

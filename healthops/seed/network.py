@@ -1,6 +1,7 @@
 """The demo network's structure: organizations, sites, catalog, payers and rules, staff with shifts, rooms,
 equipment and demo users. Reference data has no services of its own (the admin is its console), so it is written
-with the ORM, one row at a time so the audit log records it; each row is looked up by its natural key first."""
+with the ORM, one row at a time so the audit log records it; shifts, opening hours and closures arrive in bulk, as a
+workforce or facilities import would. Every row is looked up by its natural key first and skipped when it exists."""
 
 import random
 import zoneinfo

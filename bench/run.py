@@ -1,0 +1,112 @@
+"""`make bench`: the measured figures each issue asks for, on PostgreSQL, printed side by side with their baselines.
+
+Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/healthops_bench, created if missing),
+BENCH_SCALE (seed_demo --scale, default 5), BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
+BENCH_ONLY (comma-separated sections: scheduling, drills).
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def table(title: str, rows: list[tuple]) -> None:
+    print(f"\n## {title}")
+    width = max(len(str(r[0])) for r in rows)
+    for row in rows:
+        print(f"  {str(row[0]).ljust(width)}  " + "  ".join(str(c) for c in row[1:]))
+
+
+def main() -> int:
+    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/healthops_bench")
+    scale = int(os.environ.get("BENCH_SCALE", "5"))
+    outage = float(os.environ.get("BENCH_OUTAGE_SECONDS", "120"))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "scheduling,drills").split(",")))
+    ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthops.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from healthops.sandbox.server import start_sandbox
+
+    print(f"HealthOps benchmarks on {machine()}; PostgreSQL at {url.rsplit('@', 1)[-1]}")
+    started = time.monotonic()
+    call_command("migrate", verbosity=0)
+    seed_started = time.monotonic()
+    call_command("seed_demo", scale=scale, verbosity=1)
+    print(f"seed_demo --scale {scale}: {time.monotonic() - seed_started:.0f} s (0 s when already seeded)")
+    server, sandbox_url = start_sandbox(port=0, environ={})
+    results: dict = {"machine": machine(), "scale": scale}
+    try:
+        if "scheduling" in only:
+            from bench import scheduling as sb
+
+            results["resources"] = sb.resource_count()
+            results["slot_search"] = sb.slot_search_bench()
+            results["contention"] = [sb.contention_bench(variant="exclusion"),
+                                     sb.contention_bench(variant="for-update")]
+            s = results["slot_search"]
+            table("Slot search (typical request: one service, all sites, 4 weeks, 20 suggestions)", [
+                ("resources", json.dumps(results["resources"])),
+                ("p50 / p95 / max", f"{s['p50_ms']} / {s['p95_ms']} / {s['max_ms']} ms", "goal: p95 <= 50 ms"),
+                ("suggestions per search", s["mean_candidates"])])
+            table("Booking under contention (32 clients, 320 attempts, 6 slots x 2 rooms)", [
+                ("variant", "booked", "conflicts", "errors", "overlaps in DB", "attempts/s", "p50 ms", "p99 ms")] + [
+                (c["variant"], c["booked"], c["conflict"], c["error"], c["overlaps_in_db"], c["throughput_per_s"],
+                 c["p50_ms"], c["p99_ms"]) for c in results["contention"]])
+        if "drills" in only:
+            from bench import drills
+
+            results["drill_eligibility"] = drills.eligibility_drill(n=1000, sandbox_url=sandbox_url)
+            results["drill_worker_kill"] = drills.worker_kill_drill(n=200, sandbox_url=sandbox_url)
+            results["drill_erp_outage"] = drills.erp_outage_drill(appointments=60, outage_seconds=outage,
+                                                                   sandbox_url=sandbox_url)
+            for key, title in (("drill_eligibility", "Drill (a): 1,000 eligibility checks, 30% 5xx and timeouts"),
+                               ("drill_worker_kill", "Drill (b): 200 submissions, worker SIGKILLed mid-batch"),
+                               ("drill_erp_outage", f"Drill (c): ERP down for {outage:g} s")):
+                table(title, list(results[key].items()))
+    finally:
+        server.shutdown()
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    out = ROOT / "artifacts" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nAll figures in {out.relative_to(ROOT)}; total {results['total_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

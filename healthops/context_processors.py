@@ -27,7 +27,20 @@ def navigation(request):
     if user.is_staff:
         items.append({"label": "Admin", "url": reverse("admin:index"), "active": False})
     return {
+        "integration_outages": outages(),
         "nav_items": items,
         "user_roles": sorted(roles),
         "user_network_wide": is_network_wide(user),
     }
+
+
+SYSTEM_NAMES = {"payer": "Payer connections", "erp": "The ERP", "workforce": "The workforce system",
+                "messaging": "Patient messaging"}
+
+
+def outages() -> list[str]:
+    """Systems whose circuit is open: every page says so, so nobody waits on an answer that is not coming."""
+    from .models import CircuitBreaker
+
+    open_systems = CircuitBreaker.objects.filter(state=CircuitBreaker.State.OPEN).values_list("system", flat=True)
+    return [SYSTEM_NAMES.get(s, s) for s in open_systems]

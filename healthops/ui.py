@@ -2,10 +2,12 @@
 
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 PAGE_SIZE = 50
 
@@ -34,3 +36,10 @@ def render_filtered_list(request, template: str, form, rows: Callable[[dict], Qu
     filters = form.cleaned_data
     context = {"form": form, "page_obj": paginate(request, rows(filters)), **(extra(filters) if extra else {})}
     return render_page_or_partial(request, template, context)
+
+
+def redirect_after_post(request, url: str, message: str):
+    """After a successful POST: a success message, then back to a page (htmx is told to go there itself; a bare
+    302 would be followed inside the fragment)."""
+    messages.success(request, message)
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", False) else redirect(url)

@@ -6,6 +6,7 @@ app_name = "referrals"
 urlpatterns = [
     path("", views.referral_list, name="list"),
     path("<int:pk>/", views.referral_detail, name="detail"),
+    path("<int:pk>/book/", views.referral_book, name="book"),
     path("<int:pk>/documents/", views.document_upload, name="document-upload"),
     path("<int:pk>/documents/<int:doc_pk>/", views.document_download, name="document-download"),
 ]

@@ -1,19 +1,23 @@
-"""Referral pages: the list, the referral page with its documents, and the patient page."""
+"""Referral pages: the list, the referral page with its documents, booking from a referral, and the patient page."""
 
 from auditlog.signals import accessed
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
 from django.views.decorators.http import require_POST
 
 from healthops.errors import DomainError
 from healthops.models import Patient
-from healthops.ui import render_filtered_list
+from healthops.ui import redirect_after_post, render_filtered_list, render_page_or_partial
+from scheduling import selectors as scheduling_selectors
+from scheduling.forms import SLOT_TAKEN, BookForm, SlotSearchForm
 
 from . import selectors
 from .forms import ReferralDocumentForm, ReferralFilterForm
 from .models import Referral, ReferralDocument
+from .services import referral_book as book_referral
 from .services import referral_document_add
 
 
@@ -43,6 +47,7 @@ def _render_detail(request, referral: Referral, upload_form: ReferralDocumentFor
         "timeline": selectors.referral_timeline(referral),
         "audit_entries": selectors.audit_trail(referral)[:100],
         "upload_form": upload_form,
+        "can_book": request.user.has_perm("scheduling.add_appointment") and not selectors.booking_problem(referral),
         "tz": referral.site.time_zone,
     }
     return render(request, "referrals/referral_detail.html", context, status=status)
@@ -72,6 +77,45 @@ def document_upload(request, pk: int):
             messages.success(request, f"{form.cleaned_data['kind']} added to R-{referral.pk}.")
             return redirect(referral)
     return _render_detail(request, referral, form, status=400)
+
+
+def _render_book(request, referral: Referral, *, error: str = "", override: BookForm | None = None, status=200):
+    """The booking page: ranked slots for the referral's service at the sites that offer it (the referral's own site
+    first), within the approved authorization's dates."""
+    problem = selectors.booking_problem(referral)
+    sites = [] if problem else scheduling_selectors.sites_offering(service_type=referral.service_type, user=request.user)
+    search = SlotSearchForm(request.GET, sites=sites, default_site=referral.site if referral.site in sites else None)
+    authorization = selectors.booking_authorization(referral)
+    suggestions = scheduling_selectors.slot_suggestions(
+        service_type=referral.service_type, site_ids=search.site_ids(), preferences=search.preferences(),
+        valid_from=getattr(authorization, "valid_from", None), valid_to=getattr(authorization, "valid_to", None),
+    ) if not problem and search.is_valid() else []
+    context = {"referral": referral, "problem": problem, "search": search, "suggestions": suggestions, "sites": sites,
+               "authorization": authorization, "error": error, "override": override, "tz": referral.site.time_zone}
+    return render_page_or_partial(request, "referrals/referral_book.html", context, partial="suggestions",
+                                  status=status if search.is_valid() or problem else 400)
+
+
+@permission_required(["referrals.view_referral", "scheduling.add_appointment"], raise_exception=True)
+def referral_book(request, pk: int):
+    referral = _referral_or_404(request.user, pk)
+    if request.method != "POST":
+        return _render_book(request, referral)
+    form = BookForm(request.POST)
+    if not form.is_valid():
+        return _render_book(request, referral, error="Choose a slot to book.", status=400)
+    try:
+        appointment = book_referral(referral=referral, token=form.cleaned_data["token"], actor=request.user,
+                                    override=form.override())
+    except DomainError as exc:
+        # A full group session can still be booked with an override; a taken slot gets fresh suggestions.
+        needs_override = exc.code == "capacity-full" or (form.override() and exc.code != "slot-taken")
+        error = SLOT_TAKEN if exc.code == "slot-taken" else exc.message
+        return _render_book(request, referral, error=error, override=form if needs_override else None,
+                            status=exc.status)
+    when = date_format(appointment.start.astimezone(appointment.site.tz), "D M j, H:i T")
+    return redirect_after_post(request, referral.get_absolute_url(),
+                               f"Booked {appointment.service_type} on {when} at {appointment.site}.")
 
 
 @permission_required("referrals.view_referraldocument", raise_exception=True)

@@ -99,6 +99,9 @@ class RescheduleForm(forms.Form):
     text = forms.CharField(required=False, max_length=300, label="Details")
 
 
+SLOT_TAKEN = "That slot was just taken; here are fresh suggestions."
+
+
 class BookForm(forms.Form):
     """A slot token, and an override when a group session is already full."""
 

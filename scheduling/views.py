@@ -3,18 +3,18 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from healthops.errors import Conflict, DomainError
 from healthops.events import events_for
-from healthops.ui import render_filtered_list, render_page_or_partial
+from healthops.ui import redirect_after_post, render_filtered_list, render_page_or_partial
 
 from . import selectors, services, waitlist
 from .board import board_day, board_week
 from .forms import (
+    SLOT_TAKEN,
     AppointmentFilterForm,
     BoardForm,
     CancelForm,
@@ -24,14 +24,6 @@ from .forms import (
     WaitlistFilterForm,
 )
 from .models import Appointment, WaitlistEntry, WaitlistOffer
-
-SLOT_TAKEN = "That slot was just taken; here are fresh suggestions."
-
-
-def done(request, url: str, message: str):
-    """After a successful POST: a message, then back to the page (htmx is told to go there itself)."""
-    messages.success(request, message)
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @permission_required("scheduling.view_appointment", raise_exception=True)
@@ -101,7 +93,7 @@ def appointment_action(request, pk: int, action: str):
                                                   **(form.cleaned_data if form else {}))
     except DomainError as exc:
         return _render_appointment(request, appointment, cancel_form=form, error=exc.message, status=exc.status)
-    return done(request, reverse("scheduling:appointment", args=[pk]),
+    return redirect_after_post(request, reverse("scheduling:appointment", args=[pk]),
                 f"Appointment is now {changed.get_status_display().lower()}.")
 
 
@@ -132,7 +124,8 @@ def appointment_reschedule(request, pk: int):
     except DomainError as exc:
         error = SLOT_TAKEN if exc.code == "slot-taken" else exc.message
         return _render_reschedule(request, appointment, form=form, error=error, status=exc.status)
-    return done(request, reverse("scheduling:appointment", args=[new.pk]), "Rescheduled; this is the new appointment.")
+    return redirect_after_post(request, reverse("scheduling:appointment", args=[new.pk]),
+                               "Rescheduled; this is the new appointment.")
 
 
 # The waitlist
@@ -169,7 +162,8 @@ def waitlist_add(request):
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            return done(request, reverse("scheduling:waitlist"), f"Added to the waitlist for {data['service_type']}.")
+            return redirect_after_post(request, reverse("scheduling:waitlist"),
+                                       f"Added to the waitlist for {data['service_type']}.")
     return _render_waitlist(request, form, status=400)
 
 
@@ -190,9 +184,9 @@ def offer_answer(request, pk: int, answer: str):
     try:
         service(offer=offer, actor=request.user)
     except DomainError as exc:
-        return _render_waitlist(request, WaitlistAddForm(user=request.user), status=exc.status) \
-            if not messages.error(request, exc.message) else None
-    return done(request, reverse("scheduling:waitlist"), message)
+        messages.error(request, exc.message)
+        return _render_waitlist(request, WaitlistAddForm(user=request.user), status=exc.status)
+    return redirect_after_post(request, reverse("scheduling:waitlist"), message)
 
 
 @require_POST
@@ -207,4 +201,4 @@ def waitlist_remove(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
         return _render_waitlist(request, WaitlistAddForm(user=request.user), status=exc.status)
-    return done(request, reverse("scheduling:waitlist"), "Removed from the waitlist.")
+    return redirect_after_post(request, reverse("scheduling:waitlist"), "Removed from the waitlist.")

@@ -35,3 +35,14 @@ def test_heartbeat_schedule_exists_after_migrate(db):
     from django_q.models import Schedule
 
     assert Schedule.objects.filter(func="healthops.tasks.heartbeat", schedule_type=Schedule.MINUTES).exists()
+
+
+def test_open_circuit_shows_a_banner_on_every_page(client, coordinator):
+    from healthops.models import CircuitBreaker
+
+    client.force_login(coordinator)
+    assert b"outage-banner" not in client.get("/referrals/").content
+    CircuitBreaker.objects.create(system="payer", state="open")
+    page = client.get("/referrals/").content.decode()
+    assert "Payer connections unavailable" in page and "retried by themselves" in page
+    assert client.get("/healthz").json()["status"] == "degraded"

@@ -125,3 +125,19 @@ def _data(auth: Authorization) -> dict:
     return {"authorization_id": auth.pk, "patient_id": auth.patient_id, "coverage_id": auth.coverage_id,
             "payer": auth.coverage.payer.identifier, "service_type": auth.service_type.code,
             "urgency": auth.urgency, "status": auth.status}
+
+
+@transaction.atomic
+def authorization_set_units_used(*, authorization: Authorization, units_used: int, actor) -> Authorization:
+    """Record how many approved units are taken (by appointments that hold them). Over the approval is refused."""
+    auth = Authorization.objects.select_for_update().get(pk=authorization.pk)  # two bookings must not both take the last unit
+    if auth.units_used == units_used:
+        return auth
+    if auth.units_approved is not None and units_used > auth.units_approved:
+        raise DomainError(f"All {auth.units_approved} approved units of authorization {auth.auth_number} are used; "
+                          "ask the payer for more or book with an override.", code="units-exhausted")
+    previous, auth.units_used = auth.units_used, units_used
+    auth.save(update_fields=["units_used"])
+    emit("authorization.units-changed", subject=f"authorization/{auth.pk}", source="authorizations", actor=actor,
+         data={"authorization_id": auth.pk, "from": previous, "to": units_used, "approved": auth.units_approved})
+    return auth

@@ -5,6 +5,7 @@ from . import views
 app_name = "authorizations"
 urlpatterns = [
     path("", views.authorization_list, name="list"),
+    path("scorecard/", views.scorecard, name="scorecard"),
 ]
 # Mounted at /integrations/ by healthops.urls: endpoints that outside systems call, authenticated by token.
 integration_urlpatterns = [

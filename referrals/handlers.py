@@ -5,7 +5,7 @@ from healthops.models import Event
 from scheduling.models import Appointment, WaitlistEntry
 
 from .models import ReferralAppointment
-from .services import referral_link_appointment
+from .services import referral_link_appointment, referral_sync_units
 
 
 @subscribe("appointment.rescheduled")
@@ -30,3 +30,13 @@ def follow_waitlist_booking(event: Event) -> None:
     if link is not None:
         referral_link_appointment(referral=link.referral, appointment=Appointment.objects.get(pk=event.data["appointment_id"]),
                                   actor=event.actor)
+
+
+@subscribe("appointment.cancelled")
+@subscribe("appointment.noshow")
+@subscribe("appointment.enteredinerror")
+def release_authorization_unit(event: Event) -> None:
+    """A released appointment gives its unit back to the referral's authorization."""
+    link = ReferralAppointment.objects.select_related("referral").filter(appointment_id=event.data["appointment_id"]).first()
+    if link is not None:
+        referral_sync_units(referral=link.referral, actor=event.actor)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from authorizations.models import Authorization, Coverage
+from authorizations.services import authorization_set_units_used
 from healthops.errors import DomainError, InvalidTransition
 from healthops.events import emit
 from healthops.models import Department, Organization, Patient, Site
@@ -139,6 +140,16 @@ def referral_link_appointment(*, referral: Referral, appointment: Appointment, a
     ReferralAppointment.objects.create(referral=referral, appointment=appointment)
     emit("referral.appointment-linked", subject=referral.subject, source="referrals", actor=actor, time=time,
          data={"referral_id": referral.pk, "appointment_id": appointment.pk})
+    referral_sync_units(referral=referral, actor=actor)
+
+
+def referral_sync_units(*, referral: Referral, actor) -> None:
+    """Units used on the referral's approved authorization = its appointments that still hold their time."""
+    auth = referral.authorizations.filter(status__in=[Authorization.Status.APPROVED, Authorization.Status.PARTIAL]).first()
+    if auth is None:
+        return
+    holding = referral.appointments.filter(status__in=Appointment.HOLDING).count()
+    authorization_set_units_used(authorization=auth, units_used=holding, actor=actor)
 
 
 @transaction.atomic

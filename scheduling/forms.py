@@ -70,7 +70,8 @@ class CancelForm(forms.Form):
 class SlotSearchForm(forms.Form):
     """Where and when to look for slots. `site` empty = every site offered; weekdays and time of day rank, not filter."""
 
-    site = forms.ModelChoiceField(required=False, queryset=None, empty_label="Any site that offers it", label="Site")
+    site = forms.ModelChoiceField(required=False, queryset=None, empty_label="Any site that offers it", label="Site",
+                                  widget=forms.Select(attrs={"data-keep-empty": ""}))
     weekdays = forms.MultipleChoiceField(required=False, choices=WEEKDAYS, label="Preferred days",
                                          widget=forms.CheckboxSelectMultiple)
     time_of_day = forms.ChoiceField(required=False, choices=WaitlistEntry.TimeOfDay.choices, label="Preferred time")
@@ -93,10 +94,13 @@ class SlotSearchForm(forms.Form):
 
 
 class RescheduleForm(forms.Form):
-    token = forms.CharField(widget=forms.HiddenInput)
+    """The slot comes from the suggestion's button; reason and details sit above the suggestions (form="book-form")."""
+
+    token = forms.CharField()
     reason = forms.ChoiceField(choices=choices_with_blank(Appointment.CancelReason.choices, "Reason…"),
-                               label="Why it moves")
-    text = forms.CharField(required=False, max_length=300, label="Details")
+                               label="Reason", widget=forms.Select(attrs={"form": "book-form"}))
+    text = forms.CharField(required=False, max_length=300, label="Details", widget=forms.TextInput(
+        attrs={"form": "book-form", "placeholder": "What the patient or clinic asked for (optional)"}))
 
 
 SLOT_TAKEN = "That slot was just taken; here are fresh suggestions."

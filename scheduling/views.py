@@ -136,7 +136,7 @@ def _render_waitlist(request, add_form: WaitlistAddForm, status: int = 200):
     response = render_filtered_list(
         request, "scheduling/waitlist.html", WaitlistFilterForm(request.GET, user=user),
         rows=lambda filters: selectors.waitlist_list(user=user, filters=filters),
-        extra=lambda filters: {"add_form": add_form},
+        extra=lambda filters: {"add_form": add_form, "open_statuses": selectors.OPEN_ENTRY},
     )
     if status != 200 and response.status_code == 200:
         response.status_code = status

@@ -270,3 +270,11 @@ def test_authorizations_awaiting_a_decision_come_first(client, authspecialist, a
     listed = list(client.get(AUTHORIZATIONS).context["page_obj"])
     # Latimer's clock ran out first, then Pendleton's; the decided one comes last.
     assert listed == [authorizations["late"], authorizations["pending"], authorizations["approved"]]
+
+
+def test_payer_scorecard_page(client, manager, coordinator):
+    client.force_login(manager)
+    response = client.get("/authorizations/scorecard/")
+    assert response.status_code == 200 and b"Payer scorecard" in response.content
+    assert client.get("/authorizations/scorecard/?from=2026-05-01&to=2026-01-01").status_code == 400
+    assert client.get("/authorizations/scorecard/?from=garbage&to=2026-01-01").status_code == 400

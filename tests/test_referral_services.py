@@ -122,3 +122,37 @@ def test_manual_eligibility_needs_a_note(north):
                                actor=system_user())
     with pytest.raises(DomainError, match="note"):
         eligibility_record(coverage=coverage, outcome="in-force", source="manual", actor=system_user())
+
+
+def test_approved_units_follow_the_appointments_that_hold_them(north):
+    from datetime import timedelta
+
+    from scheduling.services import appointment_book, appointment_transition
+
+    referral = factories.referral(north)
+    coverage = coverage_create(patient=referral.patient, payer=factories.payer(), member_id="U-1",
+                               period_start=date(2026, 1, 1), actor=system_user())
+    auth = authorization_create(coverage=coverage, service_type=referral.service_type, actor=system_user())
+    referral_link_authorization(referral=referral, authorization=auth, actor=system_user())
+    auth = authorization_mark_submitted(authorization=auth, actor=system_user())
+    authorization_record_decision(authorization=auth, decision_code="A1", auth_number="AU-9", units_approved=1,
+                                  valid_from=date(2030, 1, 1), valid_to=date(2030, 12, 31), actor=system_user())
+    room = factories.room(north)
+    start = datetime(2030, 2, 4, 15, tzinfo=UTC)
+
+    def book(at):
+        appointment = appointment_book(patient=referral.patient, service_type=referral.service_type, site=north,
+                                       start=at, resources=[room.resource], actor=system_user())
+        from referrals.services import referral_link_appointment
+
+        referral_link_appointment(referral=referral, appointment=appointment, actor=system_user())
+        return appointment
+
+    first = book(start)
+    auth.refresh_from_db()
+    assert auth.units_used == 1
+    with pytest.raises(DomainError, match="approved units"):
+        book(start + timedelta(hours=2))
+    appointment_transition(appointment=first, to_status="cancelled", reason="patient", actor=system_user())
+    auth.refresh_from_db()
+    assert auth.units_used == 0

@@ -343,6 +343,8 @@ class BulkReferrals:
         plan.appointment = Appointment(patient_id=patient_id, service_type=self.services[service.code],
                                        site=ctx.sites[site], start=place.start_at, end=place.end_at, status=status)
         keeps_booking = stage in (Stage.COMPLETED, Stage.BOOKED) or way == "noshow"
+        if plan.auth is not None and stage in (Stage.COMPLETED, Stage.BOOKED):
+            plan.auth.units_used = 1  # the appointment holds the approved unit
         if keeps_booking:
             plan.booking = Booking(service_type=self.services[service.code], site=ctx.sites[site],
                                    start=place.start_at, end=place.end_at, active=way != "noshow")

@@ -170,6 +170,7 @@ def referral_weight(service: Service) -> int:
         return 8
     return 1 if service.minutes >= 120 else 3 if service.code.startswith(("mri", "ct", "us", "xray")) else 2
 
+
 # identifier, name, sandbox key, phone
 PAYERS = [
     ("PAYER-BLUESHIELD", "BlueShield Heartland", "blueshield", "(800) 555-0141"),

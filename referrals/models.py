@@ -103,7 +103,13 @@ class Referral(models.Model):
 
     @property
     def is_open(self) -> bool:
+        """Still being worked towards a booking."""
         return self.stage in self.OPEN_STAGES
+
+    @property
+    def is_final(self) -> bool:
+        """Completed or closed: nothing moves it any more."""
+        return self.stage in (self.Stage.COMPLETED, self.Stage.CLOSED)
 
 
 def document_upload_to(instance, filename: str) -> str:

@@ -104,7 +104,7 @@ def referral_set_stage(*, referral: Referral, stage: str, actor, reason: str = "
     if stage not in R.values:
         raise DomainError(f"Unknown stage {stage!r}.")
     referral = Referral.objects.select_for_update().get(pk=referral.pk)  # flow steps may race on one referral
-    if not referral.is_open:
+    if referral.is_final:
         raise InvalidTransition(f"Referral R-{referral.pk} is {referral.get_stage_display().lower()}; "
                                 "its stage cannot change.")
     previous = referral.stage
@@ -123,7 +123,7 @@ def referral_revoke(*, referral: Referral, actor, reason: str, time=None) -> Ref
     if not reason.strip():
         raise DomainError("Say why the referral is withdrawn.")
     referral = Referral.objects.select_for_update().get(pk=referral.pk)
-    if not referral.is_open:
+    if referral.is_final:
         raise InvalidTransition(f"Referral R-{referral.pk} is already {referral.get_stage_display().lower()}.")
     previous = referral.stage
     referral.status, referral.stage, referral.stage_reason = Referral.Status.REVOKED, R.CLOSED, reason.strip()[:300]

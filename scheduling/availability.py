@@ -59,7 +59,9 @@ def expand_weekly(rows: Iterable[WeeklyAvailability], tz: ZoneInfo, start: datet
     while day <= last:
         for row in by_weekday.get(day.weekday(), ()):
             s = local_datetime(day, row.start_time, tz)
-            e = local_datetime(day, row.end_time, tz)
+            # A window that runs to 23:59 runs to midnight, so it joins the next day's window (overnight studies).
+            e = (local_datetime(day + timedelta(days=1), time(0), tz) if row.end_time >= time(23, 59)
+                 else local_datetime(day, row.end_time, tz))
             if e > start and s < end:
                 intervals.append((max(s, start), min(e, end)))
         day += timedelta(days=1)

@@ -165,3 +165,15 @@ def test_third_next_available(clinic, now):
     days = third_next_available(service_type=clinic["service"], site=clinic["site"], now=now)
     assert days == round((local(2030, 3, 4, 8, 30) - now).total_seconds() / 86400, 1)
     assert third_next_available(service_type=clinic["service"], site=factories.site(), now=now) is None
+
+
+def test_windows_running_to_midnight_join_the_next_day(clinic):
+    from datetime import time as t
+
+    resource = clinic["room"].resource
+    WeeklyAvailability.objects.filter(resource=resource).delete()
+    WeeklyAvailability.objects.create(resource=resource, weekday=0, start_time=t(20), end_time=t(23, 59, 59))
+    WeeklyAvailability.objects.create(resource=resource, weekday=1, start_time=t(0), end_time=t(7))
+    rows = list(WeeklyAvailability.objects.filter(resource=resource))
+    assert expand_weekly(rows, CHI, local(2030, 3, 4, 0), local(2030, 3, 6, 0)) == [
+        (local(2030, 3, 4, 20), local(2030, 3, 5, 7))]

@@ -17,7 +17,7 @@ _subscribers: dict[str, list[Callable[[Event], None]]] = defaultdict(list)
 
 
 def subscribe(short_type: str):
-    """Decorator: call the function with each new event of `short_type` (e.g. "appointment.rescheduled")."""
+    """Decorator: call the function with each new event of `short_type` (e.g. "appointment.rescheduled"; "*": all)."""
 
     def register(handler: Callable[[Event], None]):
         if handler not in _subscribers[short_type]:
@@ -56,7 +56,7 @@ def emit(
     if owed:
         Delivery.objects.bulk_create(owed)
         transaction.on_commit(_kick_delivery)
-    for handler in _subscribers.get(short, ()):
+    for handler in [*_subscribers.get(short, ()), *_subscribers.get("*", ())]:
         handler(event)
     return event
 

@@ -18,21 +18,25 @@ _VIEW_CASEWORK = [
     "authorizations.view_coverage", "authorizations.view_authorization", "authorizations.view_eligibilitycheck",
     "authorizations.view_payer", "authorizations.view_payerrule", "staffing.view_staffmember", "staffing.view_shift",
 ]
+_FLOW_VIEW = ["referrals.view_referralprocess"]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    COORDINATOR: _VIEW_CASEWORK + [
+    COORDINATOR: _VIEW_CASEWORK + _FLOW_VIEW + [
+        "referrals.can_match_patient", "referrals.can_outreach", "referrals.can_verify_eligibility",
         "healthops.add_patient", "healthops.change_patient", "referrals.add_referral", "referrals.change_referral",
         "referrals.add_referraldocument", "authorizations.add_coverage", "authorizations.change_coverage",
     ],
-    SCHEDULER: _VIEW_CASEWORK + [
+    SCHEDULER: _VIEW_CASEWORK + _FLOW_VIEW + ["referrals.can_schedule",
         "scheduling.add_appointment", "scheduling.change_appointment", "referrals.change_referral",
         "staffing.view_timeoff",
     ],
-    AUTHSPECIALIST: _VIEW_CASEWORK + [
+    AUTHSPECIALIST: _VIEW_CASEWORK + _FLOW_VIEW + [
+        "referrals.can_work_authorizations", "referrals.can_verify_eligibility",
         "authorizations.add_authorization", "authorizations.change_authorization",
         "authorizations.add_eligibilitycheck", "authorizations.add_coverage", "authorizations.change_coverage",
         "referrals.change_referral",
     ],
-    MANAGER: _VIEW_CASEWORK + ["healthops.view_override", "auditlog.view_logentry", "staffing.view_timeoff",
+    MANAGER: _VIEW_CASEWORK + _FLOW_VIEW + ["referrals.can_lead", "referrals.manage_referralprocess",
+                                            "healthops.view_override", "auditlog.view_logentry", "staffing.view_timeoff",
                                "staffing.view_credential"],
 }
 

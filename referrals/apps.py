@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender, **kwargs):
+    from .tasks import ensure_schedules
+
+    ensure_schedules()
 
 
 class ReferralsConfig(AppConfig):
@@ -10,6 +17,8 @@ class ReferralsConfig(AppConfig):
 
         from . import models
 
-        for name in "Referral ReferralDocument ReferralAppointment ReferralAuthorization".split():
+        for name in "Referral ReferralDocument ReferralAppointment ReferralAuthorization TaskSLA WorkItem".split():
             auditlog.register(getattr(models, name))
-        from . import handlers  # noqa: F401  (event subscriptions)
+        from . import flows, handlers, work  # noqa: F401  (flows before post_migrate; event subscriptions)
+
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="referrals-after-migrate")

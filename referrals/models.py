@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from viewflow.workflow.models import Process
 
 from authorizations.models import Authorization, Coverage
 from healthops.models import Department, Organization, Patient, Site
@@ -152,3 +153,87 @@ class ReferralAuthorization(models.Model):
 
     def __str__(self) -> str:
         return f"referral {self.referral_id} -> authorization {self.authorization_id}"
+
+
+class ReferralProcess(Process):
+    """The ReferralFlow's process for one referral. Routing facts live here; the work lives in the services."""
+
+    class Eligibility(models.TextChoices):
+        UNKNOWN = "", "Not checked"
+        IN_FORCE = "in-force", "In force"
+        NOT_IN_FORCE = "not-in-force", "Not in force"
+        MEMBER_UNKNOWN = "member-unknown", "Member unknown"
+        UNREACHABLE = "unreachable", "Payer unreachable"
+        ERROR = "error", "Payer answer unusable"
+        NO_COVERAGE = "no-coverage", "No coverage on file"
+
+    referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="process")
+    eligibility = models.CharField(max_length=20, choices=Eligibility.choices, blank=True)
+    auth_needed = models.BooleanField(null=True, help_text="From the payer rule; empty when no rule says.")
+    auth_status = models.CharField(max_length=16, blank=True)
+    booked = models.BooleanField(default=False)
+    close_reason = models.CharField(max_length=300, blank=True)
+    handoff_reason = models.CharField(max_length=300, blank=True,
+                                      help_text="Why the last automated step handed the case to a person.")
+
+    class Meta:
+        default_permissions = ("add", "change", "delete", "view", "manage")
+        permissions = [
+            ("can_match_patient", "Can match a referral to a patient"),
+            ("can_outreach", "Can chase missing referral documents"),
+            ("can_verify_eligibility", "Can verify eligibility manually"),
+            ("can_work_authorizations", "Can work prior authorizations, denials and appeals"),
+            ("can_schedule", "Can book referrals by hand"),
+            ("can_lead", "Can work escalated tasks and reassign work"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Flow of referral R-{self.referral_id}"
+
+
+class TaskSLA(models.Model):
+    """How long a kind of human task may wait, by priority (admin-configured)."""
+
+    task_type = models.CharField(max_length=40, help_text="The flow step, e.g. outreach, schedule.")
+    priority = models.CharField(max_length=8, choices=Referral.Priority.choices)
+    hours = models.PositiveIntegerField()
+    business_days = models.BooleanField(default=False, help_text="Count only Monday to Friday.")
+
+    class Meta:
+        ordering = ["task_type", "priority"]
+        verbose_name = "task SLA"
+        constraints = [models.UniqueConstraint(fields=["task_type", "priority"], name="tasksla_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.task_type} ({self.priority}): {self.hours} h"
+
+
+class WorkItem(models.Model):
+    """Queue facts about one human task of the ReferralFlow: why it exists, when it is due, holds, escalation."""
+
+    task = models.OneToOneField("viewflow.Task", on_delete=models.CASCADE, related_name="work_item")
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="work_items")
+    task_type = models.CharField(max_length=40, db_index=True)
+    reason = models.CharField(max_length=300)
+    priority = models.CharField(max_length=8, choices=Referral.Priority.choices, default=Referral.Priority.ROUTINE)
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField(db_index=True)
+    hold_until = models.DateTimeField(null=True, blank=True)
+    hold_event = models.CharField(max_length=80, blank=True, help_text="Short event type that ends the hold.")
+    held_since = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [models.Index(fields=["completed_at", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.task_type} for R-{self.referral_id}"
+
+    @property
+    def on_hold(self) -> bool:
+        return self.held_since is not None

@@ -1,0 +1,74 @@
+"""The ReferralFlow: every referral from intake to booked. Routing only; the work is in referrals.steps and services.
+
+Automated steps are django-q2 jobs; every way a step can fail ends in a named human task with its reason. Human
+tasks are routed to roles by permission (granted to groups in healthops.permissions).
+"""
+
+from viewflow import this
+from viewflow.workflow import flow, lock
+
+from . import steps
+from .models import ReferralProcess
+from .qjob import Job
+from .task_views import TaskView
+
+P = "referrals."
+
+
+def _view(title: str, permission: str):
+    return flow.View(TaskView.as_view()).Annotation(title=title).Permission(P + permission).onCreate(steps.open_work_item)
+
+
+class ReferralFlow(flow.Flow):
+    """Referral
+
+    Intake, patient match, completeness, eligibility, prior authorization, matching and booking, notification.
+    """
+
+    process_class = ReferralProcess
+    lock_impl = lock.select_for_update_lock
+    process_title = "Referral"
+    process_summary_template = "Referral R-{{ process.referral_id }}"
+
+    start = flow.StartHandle(steps.start).Annotation(title="Referral received").Next(this.has_patient)
+
+    has_patient = flow.If(lambda a: a.process.referral.patient_id is not None).Then(this.has_documents).Else(
+        this.patient_match)
+    patient_match = _view("Match the patient", "can_match_patient").Next(this.has_patient)
+
+    has_documents = flow.If(lambda a: steps.documents_complete(a.process)).Then(this.eligibility).Else(this.outreach)
+    outreach = _view("Get the missing documents", "can_outreach").Next(this.has_documents)
+
+    eligibility = Job(steps.run_eligibility).Annotation(title="Check eligibility").OnError(
+        this.verify_eligibility).Next(this.is_eligible)
+    is_eligible = flow.If(lambda a: a.process.eligibility == "in-force").Then(this.needs_auth).Else(
+        this.verify_eligibility)
+    verify_eligibility = _view("Verify eligibility", "can_verify_eligibility").Next(this.verified)
+    verified = flow.If(lambda a: a.process.eligibility == "in-force").Then(this.needs_auth).Else(this.closed)
+
+    needs_auth = (flow.Switch()
+                  .Case(this.authorize, lambda a: a.process.auth_needed is True)
+                  .Case(this.match, lambda a: a.process.auth_needed is False)
+                  .Default(this.auth_determination))
+    auth_determination = _view("Decide whether prior authorization is needed", "can_work_authorizations").Next(
+        this.needs_auth)
+    authorize = Job(steps.run_authorization).Annotation(title="Request prior authorization").OnError(
+        this.auth_follow_up).Next(this.auth_decided)
+    auth_decided = (flow.Switch()
+                    .Case(this.match, lambda a: a.process.auth_status in ("approved", "partial"))
+                    .Case(this.denial, lambda a: a.process.auth_status == "denied")
+                    .Case(this.closed, lambda a: a.process.auth_status == "closed")
+                    .Default(this.auth_follow_up))
+    auth_follow_up = _view("Follow up the authorization", "can_work_authorizations").Next(this.auth_decided)
+    denial = _view("Work the denial", "can_work_authorizations").Next(this.auth_decided)
+
+    match = Job(steps.run_match).Annotation(title="Find and book a slot").OnError(this.schedule).Next(this.is_booked)
+    is_booked = flow.If(lambda a: a.process.booked).Then(this.notify).Else(this.schedule)
+    schedule = _view("Book an appointment", "can_schedule").Next(this.scheduled)
+    scheduled = flow.If(lambda a: a.process.booked).Then(this.notify).Else(this.closed)
+
+    notify = Job(steps.run_notify).Annotation(title="Tell the patient").OnError(this.notify_by_phone).Next(this.end)
+    notify_by_phone = _view("Tell the patient by phone", "can_schedule").Next(this.end)
+
+    end = flow.End().Annotation(title="Booked")
+    closed = flow.End().Annotation(title="Closed")

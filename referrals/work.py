@@ -1,0 +1,250 @@
+"""Human work on referrals: starting the flow, and claiming, assigning, holding, escalating and completing tasks.
+
+Every function here is the one way its change happens: it takes the flow's process lock, records the queue facts
+(`WorkItem`), emits `task.*` events (which the dashboards count as manual touches) and lets the flow move on.
+"""
+
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from viewflow.workflow.status import STATUS
+
+from healthops.audit import system_user
+from healthops.errors import DomainError, InvalidTransition, NotAllowed
+from healthops.events import emit, subscribe
+from healthops.models import Event
+
+from .models import Referral, ReferralProcess, WorkItem
+
+OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+LEAD_PERMISSION = "referrals.can_lead"
+
+
+def referral_start_flow(*, referral: Referral) -> ReferralProcess:
+    """Start the ReferralFlow for a referral (once). Its first jobs run after the surrounding transaction commits."""
+    from .flows import ReferralFlow
+
+    existing = ReferralProcess.objects.filter(referral=referral).first()
+    if existing:
+        return existing
+    return ReferralFlow.start.run(referral=referral)
+
+
+@contextmanager
+def _working(task):
+    """The task's activation under the flow's process lock, refusing finished tasks."""
+    from .flows import ReferralFlow
+
+    task = ReferralFlow.task_class._default_manager.get(pk=task.pk)
+    with task.activation() as activation:
+        if activation.task.status not in OPEN:
+            raise InvalidTransition("This task is already finished.")
+        yield activation
+
+
+def may_work(user, task) -> bool:
+    return user.is_superuser or user.has_perm(task.owner_permission) or user.has_perm(LEAD_PERMISSION)
+
+
+def task_claim(*, task, actor) -> None:
+    """Take an unassigned task from the team queue."""
+    with _working(task) as activation:
+        task = activation.task
+        if not may_work(actor, task):
+            raise NotAllowed("This task belongs to another team.")
+        if task.owner_id and task.owner_id != actor.pk:
+            raise InvalidTransition(f"{task.owner.get_full_name() or task.owner.username} already took this task.")
+        if task.owner_id == actor.pk:
+            return
+        activation.assign(actor)
+        emit("task.assigned", subject=task.work_item.referral.subject, source="referrals", actor=actor,
+             data={"task_id": task.pk, "task_type": task.work_item.task_type, "assignee": actor.pk, "claimed": True})
+
+
+def task_release(*, task, actor) -> None:
+    """Put a task back in the team queue."""
+    with _working(task) as activation:
+        task = activation.task
+        if task.owner_id != actor.pk and not actor.has_perm(LEAD_PERMISSION):
+            raise NotAllowed("Only the assignee or a lead can release this task.")
+        if task.owner_id is None:
+            return
+        _unassign(task)
+        emit("task.released", subject=task.work_item.referral.subject, source="referrals", actor=actor,
+             data={"task_id": task.pk, "task_type": task.work_item.task_type})
+
+
+def _unassign(task) -> None:
+    task.owner = None
+    task.status = STATUS.NEW
+    task.save(update_fields=["owner", "status"])
+
+
+def task_assign(*, task, assignee, actor) -> None:
+    """A lead assigns or reassigns a task to someone who may work it."""
+    if not (actor.is_superuser or actor.has_perm(LEAD_PERMISSION)):
+        raise NotAllowed("Only leads can assign tasks to others.")
+    with _working(task) as activation:
+        task = activation.task
+        if not (assignee.is_active and (assignee.has_perm(task.owner_permission) or assignee.has_perm(LEAD_PERMISSION))):
+            raise DomainError(f"{assignee.get_full_name() or assignee.username} cannot work this kind of task.")
+        previous = task.owner_id
+        task.owner, task.status = assignee, STATUS.ASSIGNED
+        task.save(update_fields=["owner", "status"])
+        emit("task.assigned", subject=task.work_item.referral.subject, source="referrals", actor=actor,
+             data={"task_id": task.pk, "task_type": task.work_item.task_type, "assignee": assignee.pk,
+                   "previous": previous})
+
+
+def tasks_assign_bulk(*, tasks, assignee, actor) -> int:
+    done = 0
+    for task in tasks:
+        task_assign(task=task, assignee=assignee, actor=actor)
+        done += 1
+    return done
+
+
+def task_hold(*, task, actor, until: datetime | None = None, event: str = "", note: str = "") -> None:
+    """Park a task until a date or until an event about its referral arrives; its SLA clock stops meanwhile."""
+    if not until and not event:
+        raise DomainError("Say until when, or until which event, the task waits.")
+    if until and until <= timezone.now():
+        raise DomainError("The hold must end in the future.")
+    with _working(task) as activation:
+        task = activation.task
+        if not may_work(actor, task):
+            raise NotAllowed("This task belongs to another team.")
+        item = task.work_item
+        item.hold_until, item.hold_event, item.held_since = until, event, timezone.now()
+        item.save(update_fields=["hold_until", "hold_event", "held_since"])
+        emit("task.held", subject=item.referral.subject, source="referrals", actor=actor,
+             data={"task_id": task.pk, "until": until.isoformat() if until else None, "event": event,
+                   "note": note[:200]})
+
+
+def task_resume(*, item: WorkItem, actor, why: str) -> None:
+    """End a hold: the task is back in its queue, with its SLA due moved by the time it waited."""
+    if item.held_since is None:
+        return
+    waited = timezone.now() - item.held_since
+    item.due_at += waited
+    item.hold_until, item.hold_event, item.held_since = None, "", None
+    item.save(update_fields=["due_at", "hold_until", "hold_event", "held_since"])
+    emit("task.resumed", subject=item.referral.subject, source="referrals", actor=actor,
+         data={"task_id": item.task_id, "why": why, "waited_seconds": int(waited.total_seconds())})
+
+
+def release_due_holds(*, now: datetime | None = None) -> int:
+    due = WorkItem.objects.filter(completed_at__isnull=True, held_since__isnull=False, hold_until__lte=now or timezone.now())
+    count = 0
+    for item in due.select_related("referral"):
+        with transaction.atomic():
+            task_resume(item=item, actor=system_user(), why="hold date reached")
+        count += 1
+    return count
+
+
+@subscribe("*")
+def _release_holds_on_event(event: Event) -> None:
+    if not event.subject.startswith("referral/"):
+        return
+    for item in WorkItem.objects.filter(referral_id=int(event.subject.split("/")[1]), completed_at__isnull=True,
+                                        held_since__isnull=False, hold_event=event.short_type).select_related("referral"):
+        task_resume(item=item, actor=event.actor or system_user(), why=f"{event.short_type} arrived")
+
+
+def escalate_overdue(*, now: datetime | None = None) -> int:
+    """Tasks past their SLA go to the leads' queue, once, with `task.escalated`."""
+    now = now or timezone.now()
+    overdue = WorkItem.objects.filter(completed_at__isnull=True, held_since__isnull=True, escalated_at__isnull=True,
+                                      due_at__lt=now).select_related("referral", "task")
+    count = 0
+    for item in overdue:
+        with transaction.atomic():
+            item.escalated_at = now
+            item.save(update_fields=["escalated_at"])
+            emit("task.escalated", subject=item.referral.subject, source="referrals", actor=system_user(),
+                 data={"task_id": item.task_id, "task_type": item.task_type, "due_at": item.due_at.isoformat(),
+                       "permission": item.task.owner_permission})
+        count += 1
+    return count
+
+
+def task_complete(*, task, actor, outcome: str, facts: dict | None = None, automatic: bool = False) -> None:
+    """Finish a human task: set the routing facts the person decided, and let the flow move on."""
+    with _working(task) as activation:
+        task = activation.task
+        if not automatic and not may_work(actor, task):
+            raise NotAllowed("This task belongs to another team.")
+        if task.owner_id and task.owner_id != actor.pk and not (automatic or actor.has_perm(LEAD_PERMISSION)):
+            raise NotAllowed("Someone else is working this task; ask them or a lead to reassign it.")
+        if task.status == STATUS.NEW:
+            activation.assign(actor)
+        elif task.owner_id != actor.pk:
+            task.owner = actor
+            task.save(update_fields=["owner"])
+        process = activation.process  # the ReferralProcess: routing reads the facts set here
+        for name, value in (facts or {}).items():
+            setattr(process, name, value)
+        if facts:
+            process.save(update_fields=list(facts))
+        activation.start(None)
+        item = task.work_item
+        item.completed_at, item.completed_by, item.outcome = timezone.now(), actor, outcome[:300]
+        item.save(update_fields=["completed_at", "completed_by", "outcome"])
+        emit("task.completed", subject=item.referral.subject, source="referrals", actor=actor,
+             data={"task_id": task.pk, "task_type": item.task_type, "outcome": outcome[:200], "manual": not automatic,
+                   "seconds_open": int((item.completed_at - item.created_at).total_seconds())})
+        activation.execute()
+
+
+def open_task(referral: Referral, task_type: str):
+    item = (WorkItem.objects.filter(referral=referral, task_type=task_type, completed_at__isnull=True)
+            .select_related("task").first())
+    return item.task if item else None
+
+
+@subscribe("authorization.decided")
+@subscribe("authorization.appeal-decided")
+def _payer_decided(event: Event) -> None:
+    """A decision that arrives while a person waits for it completes their follow-up task: the flow moves on."""
+    from authorizations.models import Authorization
+
+    auth = Authorization.objects.get(pk=event.data["authorization_id"])
+    if auth.status in ("pended", "submitted"):
+        return
+    for referral in auth.referrals.all():
+        task = open_task(referral, "auth_follow_up")
+        if task is not None:
+            task_complete(task=task, actor=system_user(), automatic=True, facts={"auth_status": auth.status},
+                          outcome=f"Payer decided: {auth.get_status_display()}")
+
+
+@subscribe("eligibility.checked")
+def _eligibility_arrived(event: Event) -> None:
+    """A retry that reaches the payer completes the manual verification task it was standing in for."""
+    if event.data.get("outcome") != "in-force" or event.data.get("source") != "payer-api":
+        return
+    for referral in Referral.objects.filter(coverage_id=event.data["coverage_id"]):
+        task = open_task(referral, "verify_eligibility")
+        if task is not None:
+            task_complete(task=task, actor=system_user(), automatic=True, facts={"eligibility": "in-force"},
+                          outcome="The payer confirmed the coverage on a later try")
+
+
+def users_who_may_work(task):
+    User = get_user_model()
+    app_label, codename = task.owner_permission.split(".")
+    return User.objects.filter(is_active=True).filter(
+        models_q_perm(app_label, codename)).distinct().order_by("username")
+
+
+def models_q_perm(app_label: str, codename: str):
+    from django.db.models import Q
+
+    return (Q(groups__permissions__codename=codename, groups__permissions__content_type__app_label=app_label)
+            | Q(user_permissions__codename=codename, user_permissions__content_type__app_label=app_label)
+            | Q(is_superuser=True))

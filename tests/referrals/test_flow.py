@@ -1,0 +1,168 @@
+"""The ReferralFlow end to end, with the payer sandbox over HTTP and jobs run inline (django-q2 sync)."""
+
+from datetime import date, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from authorizations.models import PayerRule
+from authorizations.services import coverage_create
+from healthops.audit import system_user
+from healthops.models import Event
+from referrals.models import Referral, ReferralProcess, WorkItem
+from referrals.work import open_task, referral_start_flow, task_complete
+from scheduling.models import WeeklyAvailability
+from staffing.models import Shift
+
+from .. import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def inline_jobs(monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def network(north, sandbox, settings):
+    settings.PAYER_URL = f"{sandbox.base_url}/payer"
+    settings.MESSAGING_URL = f"{sandbox.base_url}/messaging"
+    settings.INTEGRATIONS = {"TIMEOUT_SECONDS": 1, "MAX_ATTEMPTS": 2, "BACKOFF_BASE_SECONDS": 0,
+                             "BACKOFF_MAX_SECONDS": 0, "FAILURE_THRESHOLD": 5, "OPEN_SECONDS": 60}
+    service = factories.service_type(code="derm", name="Dermatology consult", auto_book=True, min_notice_hours=1)
+    room = factories.room(north)
+    doctor = factories.staff(north)
+    for weekday in range(7):
+        WeeklyAvailability.objects.create(resource=room.resource, weekday=weekday, start_time=time(0), end_time=time(23, 59))
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    for day in range(1, 15):
+        Shift.objects.create(staff=doctor, site=north, start=today + timedelta(days=day, hours=14),
+                             end=today + timedelta(days=day, hours=20))
+    payer = factories.payer()
+    return {"site": north, "service": service, "payer": payer, "sandbox": sandbox}
+
+
+def referral_for(network, member, *, prior_auth=False, auto_book=True, documents=()):
+    PayerRule.objects.update_or_create(payer=network["payer"], service_type=network["service"],
+                                       defaults={"prior_auth_required": prior_auth})
+    network["service"].auto_book = auto_book
+    network["service"].save()
+    for code in documents:
+        network["service"].required_documents.add(factories.document_kind(code))
+    patient = factories.patient(network["site"], phone="555-0100")
+    coverage = coverage_create(patient=patient, payer=network["payer"], member_id=member,
+                               period_start=date(2026, 1, 1), actor=system_user())
+    return factories.referral(network["site"], patient, network["service"], coverage=coverage)
+
+
+def run(referral, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        referral_start_flow(referral=referral)
+    referral.refresh_from_db()
+    return referral
+
+
+def human_tasks(referral):
+    return list(WorkItem.objects.filter(referral=referral).values_list("task_type", flat=True))
+
+
+def test_straight_through_to_booked_with_zero_human_tasks(network, django_capture_on_commit_callbacks):
+    referral = run(referral_for(network, "TEST-ACTIVE-1"), django_capture_on_commit_callbacks)
+    assert referral.stage == Referral.Stage.BOOKED, referral.stage_reason
+    assert human_tasks(referral) == []
+    assert referral.appointments.get().status == "booked"
+    assert ReferralProcess.objects.get(referral=referral).status == "DONE"
+    messages = network["sandbox"].get("/messaging/messages").json
+    assert len(messages["messages"] if isinstance(messages, dict) else messages) == 1
+
+
+def test_prior_auth_approved_at_once_still_books_itself(network, django_capture_on_commit_callbacks):
+    referral = run(referral_for(network, "TEST-ACTIVE-2", prior_auth=True), django_capture_on_commit_callbacks)
+    assert referral.stage == "booked" and human_tasks(referral) == []
+    assert referral.authorizations.get().status == "approved"
+
+
+def test_pended_waits_on_the_payer_and_books_when_the_decision_arrives(network, django_capture_on_commit_callbacks):
+    referral = run(referral_for(network, "TEST-PEND-1", prior_auth=True), django_capture_on_commit_callbacks)
+    assert referral.stage == "authorization" and human_tasks(referral) == ["auth_follow_up"]
+    auth = referral.authorizations.get()
+    assert auth.status == "pended"
+    network["sandbox"].post("/_control/decide", {"claim_identifier": auth.claim_identifier})
+    from authorizations.payer import authorization_inquire
+
+    with django_capture_on_commit_callbacks(execute=True):
+        authorization_inquire(authorization=auth, actor=system_user())
+    referral.refresh_from_db()
+    assert referral.stage == "booked", referral.stage_reason
+    item = WorkItem.objects.get(referral=referral)
+    assert item.completed_at and item.completed_by.username == "healthops-system"
+
+
+def test_denied_lands_in_the_denial_queue(network, django_capture_on_commit_callbacks):
+    referral = run(referral_for(network, "TEST-DENY-1", prior_auth=True), django_capture_on_commit_callbacks)
+    assert human_tasks(referral) == ["denial"]
+    item = WorkItem.objects.get(referral=referral)
+    assert item.reason.startswith("Denied") and item.task.owner_permission == "referrals.can_work_authorizations"
+
+
+def test_missing_documents_then_outreach_then_on(network, coordinator, django_capture_on_commit_callbacks, settings,
+                                                  tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    referral = run(referral_for(network, "TEST-ACTIVE-3", documents=["imaging-order"]),
+                   django_capture_on_commit_callbacks)
+    assert referral.stage == "completeness" and human_tasks(referral) == ["outreach"]
+    from django.core.files.base import ContentFile
+
+    from referrals.services import referral_document_add
+
+    referral_document_add(referral=referral, kind=factories.document_kind("imaging-order"),
+                          file=ContentFile(b"%PDF-1.4 order"), original_name="order.pdf", actor=coordinator)
+    coordinator.user_permissions.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        task_complete(task=open_task(referral, "outreach"), actor=coordinator, outcome="Imaging order received")
+    referral.refresh_from_db()
+    assert referral.stage == "booked"
+    assert Event.objects.filter(subject=referral.subject, type__contains="task.completed", data__manual=True).count() == 1
+
+
+def test_service_booked_by_a_person_goes_to_the_scheduling_queue(network, django_capture_on_commit_callbacks):
+    referral = run(referral_for(network, "TEST-ACTIVE-4", auto_book=False), django_capture_on_commit_callbacks)
+    assert referral.stage == "scheduling" and human_tasks(referral) == ["schedule"]
+    assert WorkItem.objects.get(referral=referral).reason == "This service is booked by a person."
+
+
+def test_inactive_coverage_goes_to_manual_verification(network, django_capture_on_commit_callbacks):
+    referral = run(referral_for(network, "TEST-INACTIVE-1"), django_capture_on_commit_callbacks)
+    assert human_tasks(referral) == ["verify_eligibility"]
+    assert "not in force" in WorkItem.objects.get(referral=referral).reason
+
+
+def test_payer_down_routes_to_a_person_and_resumes_by_itself(network, django_capture_on_commit_callbacks):
+    network["sandbox"].post("/_faults", {"endpoint": "payer.eligibility", "error_rate": 1.0})
+    referral = run(referral_for(network, "TEST-ACTIVE-5"), django_capture_on_commit_callbacks)
+    assert human_tasks(referral) == ["verify_eligibility"]
+    network["sandbox"].delete("/_faults")
+    from authorizations.payer import retry_unreachable_eligibility
+    from healthops.models import CircuitBreaker
+
+    CircuitBreaker.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        retry_unreachable_eligibility(actor=system_user(), older_than=timedelta(0))
+    referral.refresh_from_db()
+    assert referral.stage == "booked", referral.stage_reason
+
+
+def test_no_referral_is_orphaned_after_a_mixed_run(network, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for member, auth in (("TEST-ACTIVE-6", False), ("TEST-PEND-6", True), ("TEST-DENY-6", True),
+                         ("TEST-INACTIVE-6", False)):
+        run(referral_for(network, member, prior_auth=auth), django_capture_on_commit_callbacks)
+    out = StringIO()
+    call_command("find_orphans", stdout=out)
+    assert "0 orphaned" in out.getvalue()

@@ -181,3 +181,17 @@ def referral_book(*, referral: Referral, token: str, actor, override: dict | Non
     who = (actor.get_full_name() or actor.username) if getattr(actor, "pk", None) else "HealthOps automation"
     referral_set_stage(referral=referral, stage=R.BOOKED, actor=actor, reason=f"Booked by {who}")
     return appointment
+
+
+@transaction.atomic
+def referral_intake(*, actor, document=None, document_kind: DocumentKind | None = None, **fields) -> Referral:
+    """A new referral from any channel: recorded, its first document attached, and the ReferralFlow started (its
+    automated steps run on the worker once this transaction commits)."""
+    from .work import referral_start_flow
+
+    referral = referral_create(actor=actor, **fields)
+    if document is not None and document_kind is not None:
+        referral_document_add(referral=referral, kind=document_kind, file=document, original_name=document.name,
+                              content_type=getattr(document, "content_type", None), actor=actor)
+    referral_start_flow(referral=referral)
+    return referral

@@ -21,6 +21,9 @@ def main() -> int:
     processes = {
         "sandbox": subprocess.Popen([python, "manage.py", "run_sandbox", "--port", sandbox_port,
                                      "--webhook-url", webhook]),
+    }
+    time.sleep(1.5)  # the worker's first jobs call the payer: let the sandbox listen first
+    processes |= {
         "web": subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"]),
         "worker": subprocess.Popen([python, "manage.py", "qcluster"]),
     }

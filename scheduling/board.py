@@ -30,6 +30,7 @@ class BoardItem:
     start: datetime
     end: datetime
     label: str = ""
+    sub: str = ""  # bookings: the service, under the patients' initials
     title: str = ""
     url: str = ""
     status: str = ""
@@ -56,6 +57,8 @@ class Board:
     end: datetime | None = None
     ticks: list[dict] = field(default_factory=list)
     days: list[date] = field(default_factory=list)  # week view
+    full_day: bool = False  # day view: 00:00-24:00 rather than the working day
+    clipped: bool = False  # day view: shifts or free time lie outside the window shown
 
     @property
     def step(self) -> int:
@@ -119,11 +122,11 @@ def _position(item: BoardItem, start: datetime, end: datetime) -> BoardItem | No
     return item
 
 
-def _window(site: Site, day: date, moments: list[datetime]) -> tuple[datetime, datetime, list[dict]]:
-    """07:00-19:00 local, widened to whole hours around anything earlier or later that day."""
+def _window(site: Site, day: date, moments: list[datetime], full_day: bool) -> tuple[datetime, datetime, list[dict]]:
+    """07:00-19:00 local, widened to whole hours around any booking earlier or later that day; or the whole day."""
     tz = site.tz
     day_start, day_end = _day_bounds(site, day)
-    first, last = DEFAULT_HOURS
+    first, last = (0, 24) if full_day else DEFAULT_HOURS
     for moment in moments:
         moment = min(max(moment, day_start), day_end)
         if moment == day_end:
@@ -141,7 +144,7 @@ def _window(site: Site, day: date, moments: list[datetime]) -> tuple[datetime, d
     return start, end, ticks
 
 
-def board_day(*, site: Site, day: date) -> Board:
+def board_day(*, site: Site, day: date, full_day: bool = False) -> Board:
     """Each resource's line for one local day: free time shaded, staff shifts, bookings as blocks (service, patient
     initials, status), closures and time off."""
     day_start, day_end = _day_bounds(site, day)
@@ -153,19 +156,21 @@ def board_day(*, site: Site, day: date) -> Board:
                      start=day_start, end=day_end)
     items: dict[int, list[BoardItem]] = defaultdict(list)
     for s in shifts:
-        items[s.staff.resource_id].append(BoardItem("shift", s.start, s.end, "On shift",
-                                                    f"Shift {_hm(s.start, site)}–{_hm(s.end, site)}"))
+        items[s.staff.resource_id].append(BoardItem("shift", s.start, s.end, label="On shift",
+                                                    title=f"Shift {_hm(s.start, site)}–{_hm(s.end, site)}"))
     for rid, intervals in free.free.items():
-        items[rid] += [BoardItem("free", s, e, "", f"Free {_hm(s, site)}–{_hm(e, site)}") for s, e in intervals]
+        items[rid] += [BoardItem("free", s, e, title=f"Free {_hm(s, site)}–{_hm(e, site)}") for s, e in intervals]
     _add_bookings(items, site, list(staff) + templated, day_start, day_end)
     _add_closures(items, site, staff, templated, day_start, day_end)
-    moments = [i.start for its in items.values() for i in its if i.kind != "free"]
-    moments += [i.end for its in items.values() for i in its if i.kind != "free"]
-    start, end, ticks = _window(site, day, moments)
+    booked = [i for its in items.values() for i in its if i.kind in ("booking", "elsewhere")]
+    start, end, ticks = _window(site, day, [i.start for i in booked] + [i.end for i in booked], full_day)
+    clipped = any((i.start < start and i.end > day_start) or (i.end > end and i.start < day_end)
+                  for its in items.values() for i in its if i.kind in ("shift", "free"))
     for row in rows:
         ordered = sorted(items.get(row.resource_id, []), key=lambda i: (LAYER[i.kind], i.start))
         row.items = [p for i in ordered if (p := _position(i, start, end))]
-    return Board(site=site, day=day, view="day", rows=rows, start=start, end=end, ticks=ticks)
+    return Board(site=site, day=day, view="day", rows=rows, start=start, end=end, ticks=ticks, full_day=full_day,
+                 clipped=clipped)
 
 
 def _hm(moment: datetime, site: Site) -> str:
@@ -180,26 +185,29 @@ def _add_bookings(items, site: Site, resource_ids: list[int], start: datetime, e
     for br in held:
         booking = br.booking
         if booking.site_id != site.pk:  # the same person booked at another site: busy, details not shown here
-            items[br.resource_id].append(BoardItem("elsewhere", br.start, br.end, "Other site", "Booked at another site"))
+            items[br.resource_id].append(BoardItem("elsewhere", br.start, br.end, label="Other site",
+                                                          title="Booked at another site"))
             continue
         appointments = booking.holding
         first = appointments[0] if appointments else None
         who = ", ".join(_initials(a.patient) for a in appointments[:3]) + ("…" if len(appointments) > 3 else "")
-        places = f" · {len(appointments)}/{booking.service_type.capacity}" if booking.service_type.capacity > 1 else ""
+        if booking.service_type.capacity > 1:
+            who = f"{len(appointments)}/{booking.service_type.capacity} · {who}"
         status = first.status if first else "booked"
-        label = f"{booking.service_type.name} · {who}{places}" if who else booking.service_type.name
-        title = f"{_hm(br.start, site)}–{_hm(br.end, site)} {label} ({Appointment.Status(status).label})"
+        service = booking.service_type.name
+        title = f"{_hm(br.start, site)}–{_hm(br.end, site)} {service} · {who} ({Appointment.Status(status).label})"
         url = reverse("scheduling:appointment", args=[first.pk]) if first else ""
-        items[br.resource_id].append(BoardItem("booking", br.start, br.end, label, title, url, status))
+        items[br.resource_id].append(BoardItem("booking", br.start, br.end, label=who, sub=service, title=title, url=url,
+                                                status=status))
 
 
 def _add_closures(items, site: Site, staff: dict[int, int], templated: list[int], start: datetime, end: datetime):
     for exc in AvailabilityException.objects.filter(resource_id__in=templated, start__lt=end, end__gt=start):
         text = exc.get_kind_display() + (f": {exc.reason}" if exc.reason else "")
-        items[exc.resource_id].append(BoardItem("closed", exc.start, exc.end, exc.get_kind_display(), text))
+        items[exc.resource_id].append(BoardItem("closed", exc.start, exc.end, label=exc.get_kind_display(), title=text))
     resource_of = {member: rid for rid, member in staff.items()}
     for off in TimeOff.objects.filter(staff_id__in=resource_of, start__lt=end, end__gt=start):
-        items[resource_of[off.staff_id]].append(BoardItem("off", off.start, off.end, "Time off", "Time off"))
+        items[resource_of[off.staff_id]].append(BoardItem("off", off.start, off.end, label="Time off", title="Time off"))
 
 
 def _split_by_day(intervals: list[Interval], bounds: list[tuple[date, Interval]]) -> dict[date, int]:

@@ -45,6 +45,7 @@ class BoardForm(forms.Form):
     site = forms.ModelChoiceField(required=False, queryset=None, empty_label=None, label="Site")
     day = forms.DateField(required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     view = forms.ChoiceField(required=False, choices=[("day", "Day"), ("week", "Week")], label="View")
+    hours = forms.ChoiceField(required=False, choices=[("", "Working day"), ("full", "24 hours")], label="Hours")
 
     def __init__(self, data=None, *, user, **kwargs):
         super().__init__(data, **kwargs)

@@ -1,7 +1,7 @@
 """Reads for scheduling pages, scoped to the user's sites."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
@@ -10,7 +10,7 @@ from healthops.permissions import site_ids_for
 
 from .models import Appointment, ServiceType, WaitlistEntry, WaitlistOffer
 from .services import TRANSITIONS
-from .slots import TIME_OF_DAY, Preferences, find_slots, site_plans
+from .slots import TIME_OF_DAY, Candidate, Preferences, find_slots, site_plans
 
 S = Appointment.Status
 
@@ -115,16 +115,35 @@ def _badges(prefs: Preferences, local: datetime) -> list[str]:
     return badges
 
 
+def _spread(found: list[Candidate], tz_of: dict[int, object], limit: int, per_day: int, gap: timedelta) -> list[Candidate]:
+    """Keep the ranking, but offer a choice: at most `per_day` slots per site and day, `gap` apart."""
+    kept: dict[tuple[int, date], list[datetime]] = {}
+    out = []
+    for c in found:
+        starts = kept.setdefault((c.site_id, c.start.astimezone(tz_of[c.site_id]).date()), [])
+        if len(starts) < per_day and all(abs(c.start - s) >= gap for s in starts):
+            starts.append(c.start)
+            out.append(c)
+            if len(out) == limit:
+                break
+    return out
+
+
 def slot_suggestions(*, service_type: ServiceType, site_ids: list[int], preferences: Preferences | None = None,
-                     valid_from: date | None = None, valid_to: date | None = None, limit: int = 12) -> list[Suggestion]:
-    """Ranked free slots (scheduling.slots.find_slots) described with names, in a constant number of queries."""
+                     valid_from: date | None = None, valid_to: date | None = None, limit: int = 12,
+                     per_day: int = 3) -> list[Suggestion]:
+    """Ranked free slots (scheduling.slots.find_slots) described with names, spread over several days so a person
+    has a real choice, in a constant number of queries."""
     if not site_ids:  # find_slots reads "no sites" as "every site"; here it means none the user may book at
         return []
     prefs = preferences or Preferences()
     found = find_slots(service_type=service_type, sites=site_ids, preferences=prefs, valid_from=valid_from,
-                       valid_to=valid_to, limit=limit)
-    resources = Resource.objects.select_related("staff_member").in_bulk({r for c in found for r in c.resource_ids})
+                       valid_to=valid_to, limit=limit * per_day * 4)
     sites = Site.objects.in_bulk({c.site_id for c in found})
+    found = _spread(found, {pk: site.tz for pk, site in sites.items()}, limit, per_day,
+                    timedelta(minutes=max(60, service_type.duration_minutes)))
+    resources = Resource.objects.select_related("staff_member", "room", "equipment").in_bulk(
+        {r for c in found for r in c.resource_ids})
     taken = dict(Appointment.objects.filter(booking_id__in=[c.booking_id for c in found if c.booking_id],
                                             status__in=Appointment.HOLDING)
                  .values("booking_id").annotate(n=Count("pk")).values_list("booking_id", "n"))
@@ -132,11 +151,11 @@ def slot_suggestions(*, service_type: ServiceType, site_ids: list[int], preferen
     for c in found:
         site = sites[c.site_id]
         held = [resources[r] for r in c.resource_ids if r in resources]
-        staff = [r.staff_member.display_name for r in held if r.kind == Resource.Kind.STAFF]
-        rooms = [r.name for r in held if r.kind == Resource.Kind.ROOM]
         out.append(Suggestion(
-            token=c.token, site=site, start=c.start, end=c.end, staff=", ".join(staff), room=", ".join(rooms),
-            equipment=[r.name for r in held if r.kind == Resource.Kind.EQUIPMENT],
+            token=c.token, site=site, start=c.start, end=c.end,
+            staff=", ".join(r.staff_member.display_name for r in held if r.kind == Resource.Kind.STAFF),
+            room=", ".join(r.room.name for r in held if r.kind == Resource.Kind.ROOM),
+            equipment=[r.equipment.name for r in held if r.kind == Resource.Kind.EQUIPMENT],
             badges=_badges(prefs, c.start.astimezone(site.tz)), group_session=bool(c.booking_id),
             places_left=service_type.capacity - taken.get(c.booking_id, 0) if c.booking_id else None,
             capacity=service_type.capacity,

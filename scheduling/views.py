@@ -40,8 +40,13 @@ def board(request):
     form = BoardForm(request.GET, user=request.user)
     if not form.is_valid():
         return render_page_or_partial(request, "scheduling/board.html", {"form": form}, partial="board", status=400)
-    site, day, view = form.cleaned_data["site"], form.cleaned_data.get("day"), form.cleaned_data["view"]
-    grid = None if site is None else (board_week if view == "week" else board_day)(site=site, day=day)
+    data = form.cleaned_data
+    if data["site"] is None:
+        grid = None
+    elif data["view"] == "week":
+        grid = board_week(site=data["site"], day=data["day"])
+    else:
+        grid = board_day(site=data["site"], day=data["day"], full_day=data["hours"] == "full")
     return render_page_or_partial(request, "scheduling/board.html", {"form": form, "board": grid}, partial="board")
 
 

@@ -43,7 +43,7 @@ class Command(BaseCommand):
         if start:
             started = 0
             with acting_as():
-                for referral in missing.iterator():
+                for referral in list(missing):  # not an iterator: inline jobs (Q_SYNC) close the connection
                     with transaction.atomic():
                         referral_start_flow(referral=referral)
                     started += 1

@@ -9,6 +9,20 @@ from django.db import models
 from django.urls import reverse
 
 
+class CodedName(models.Model):
+    """A small vocabulary row an administrator maintains: a stable code and a display name."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone name (for example America/Chicago).")

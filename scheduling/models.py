@@ -6,41 +6,20 @@ from django.db import models
 from django.db.models import F, Q
 
 from healthops.constraints import PortableExclusionConstraint, TsTzRange
-from healthops.models import Department, Patient, Resource, Site
+from healthops.models import CodedName, Department, Patient, Resource, Site
 from staffing.models import CredentialKind, Specialty, StaffMember
 
 
-class RoomKind(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
+class RoomKind(CodedName):
+    pass
 
 
-class EquipmentKind(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
+class EquipmentKind(CodedName):
+    pass
 
 
-class DocumentKind(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
+class DocumentKind(CodedName):
+    pass
 
 
 class ServiceType(models.Model):

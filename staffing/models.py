@@ -4,30 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from healthops.models import Department, Resource, Site
+from healthops.models import CodedName, Department, Resource, Site
 
 
-class Specialty(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["name"]
+class Specialty(CodedName):
+    class Meta(CodedName.Meta):
         verbose_name_plural = "specialties"
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class CredentialKind(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
+class CredentialKind(CodedName):
     name = models.CharField(max_length=120)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class StaffMember(models.Model):

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from healthops.admin import ReadOnlyAdmin
 
-from .models import Authorization, Coverage, EligibilityCheck, Payer, PayerRule
+from .models import Appeal, Authorization, Coverage, EligibilityCheck, Payer, PayerRule
 
 
 class PayerRuleInline(admin.TabularInline):
@@ -55,3 +55,11 @@ class AuthorizationAdmin(ReadOnlyAdmin):
     search_fields = ["auth_number", "payer_tracking_id", "patient__mrn"]
     date_hierarchy = "submitted_at"
     list_select_related = ["service_type", "coverage__payer"]
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    list_display = ["authorization", "submitted_at", "outcome", "decided_at", "submitted_by"]
+    list_filter = ["outcome"]
+    date_hierarchy = "submitted_at"
+    list_select_related = ["authorization", "submitted_by"]

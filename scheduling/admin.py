@@ -2,7 +2,21 @@ from django.contrib import admin
 
 from healthops.admin import ReadOnlyAdmin
 
-from .models import Appointment, BookedResource, Booking, DocumentKind, Equipment, EquipmentKind, Room, RoomKind, ServiceType
+from .models import (
+    Appointment,
+    AvailabilityException,
+    BookedResource,
+    Booking,
+    DocumentKind,
+    Equipment,
+    EquipmentKind,
+    Room,
+    RoomKind,
+    ServiceType,
+    WaitlistEntry,
+    WaitlistOffer,
+    WeeklyAvailability,
+)
 
 
 @admin.register(RoomKind, EquipmentKind, DocumentKind)
@@ -67,3 +81,46 @@ class AppointmentAdmin(ReadOnlyAdmin):
     search_fields = ["patient__mrn", "patient__family_name"]
     date_hierarchy = "start"
     list_select_related = ["service_type", "site", "patient"]
+
+
+@admin.register(BookedResource)
+class BookedResourceAdmin(ReadOnlyAdmin):
+    list_display = ["resource", "start", "end", "active", "booking"]
+    list_filter = ["active", "resource__kind", "resource__site"]
+    search_fields = ["resource__name"]
+    date_hierarchy = "start"
+    list_select_related = ["resource"]
+
+
+
+
+@admin.register(WeeklyAvailability)
+class WeeklyAvailabilityAdmin(admin.ModelAdmin):
+    list_display = ["resource", "weekday", "start_time", "end_time"]
+    list_filter = ["weekday", "resource__kind", "resource__site"]
+    search_fields = ["resource__name"]
+    list_select_related = ["resource"]
+    raw_id_fields = ["resource"]
+
+
+@admin.register(AvailabilityException)
+class AvailabilityExceptionAdmin(admin.ModelAdmin):
+    list_display = ["resource", "kind", "start", "end", "reason"]
+    list_filter = ["kind", "resource__kind", "resource__site"]
+    search_fields = ["resource__name", "reason"]
+    date_hierarchy = "start"
+    raw_id_fields = ["resource"]
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "service_type", "status", "priority", "time_of_day", "earliest", "latest", "created_at"]
+    list_filter = ["status", "service_type", "time_of_day"]
+    search_fields = ["patient__mrn"]
+
+
+@admin.register(WaitlistOffer)
+class WaitlistOfferAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "entry", "status", "offered_at", "expires_at", "answered_at"]
+    list_filter = ["status"]
+    date_hierarchy = "offered_at"

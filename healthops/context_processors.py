@@ -4,9 +4,10 @@ from django.urls import reverse
 
 from .permissions import ADMIN, AUTHSPECIALIST, COORDINATOR, MANAGER, SCHEDULER, is_network_wide, roles_of
 
-# (label, url name, roles that see it; None = everyone signed in). Work queues and dashboards join this list
-# when their issues land; until then no menu entry points at a page that does not exist.
+# (label, url name, roles that see it; None = everyone signed in). Dashboards join this list when their issue
+# lands; until then no menu entry points at a page that does not exist.
 NAV = [
+    ("Work queues", "queues:index", {COORDINATOR, SCHEDULER, AUTHSPECIALIST, MANAGER, ADMIN}),
     ("Referrals", "referrals:list", None),
     ("Scheduling", "scheduling:appointments", {SCHEDULER, COORDINATOR, MANAGER, ADMIN}),
     ("Authorizations", "authorizations:list", {AUTHSPECIALIST, COORDINATOR, MANAGER, ADMIN}),

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("patients/<int:pk>/", referral_views.patient_detail, name="patient-detail"),
+    path("queues/", include("referrals.queue_urls")),
     path("referrals/", include("referrals.urls")),
     path("scheduling/", include("scheduling.urls")),
     path("authorizations/", include("authorizations.urls")),

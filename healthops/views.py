@@ -8,7 +8,7 @@ from .health import health
 
 
 def home(request):
-    return redirect("referrals:list")
+    return redirect("queues:index")
 
 
 @never_cache

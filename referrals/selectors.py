@@ -1,15 +1,36 @@
 """Reads for referral pages, scoped to the sites a user works for (see healthops.permissions)."""
 
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
 
 from authorizations.models import Authorization, Coverage, EligibilityCheck
-from healthops.events import events_for
-from healthops.models import Patient
+from healthops.audit import SYSTEM_USERNAME
+from healthops.events import TYPE_PREFIX, events_for
+from healthops.models import Event, Patient
 from healthops.permissions import site_ids_for
 from scheduling.models import Appointment
 
-from .models import Referral, ReferralDocument
+from .models import Referral, ReferralAppointment, ReferralAuthorization, ReferralDocument, ReferralProcess, WorkItem
+from .work import LEAD_PERMISSION, OPEN, models_q_perm
+
+# The permissions the ReferralFlow's human tasks are routed by (`can_lead` works them all).
+WORK_CODENAMES = [codename for codename, _ in ReferralProcess._meta.permissions]
 
 
 def patients_visible_to(user) -> QuerySet[Patient]:
@@ -165,3 +186,179 @@ def booking_authorization(referral: Referral) -> Authorization | None:
     approved = [a for a in referral.authorizations.all()
                 if a.status in (Authorization.Status.APPROVED, Authorization.Status.PARTIAL)]
     return max(approved, key=lambda a: (a.decided_at is not None, a.decided_at, a.pk), default=None)
+
+
+# Work queues: the human tasks of the ReferralFlow (one WorkItem each), by perspective, in urgency order.
+
+QUEUE_TABS = [("mine", "My tasks"), ("team", "Team queue"), ("held", "On hold"), ("risk", "At risk / overdue"),
+              ("done", "Done recently")]
+AT_RISK_WITHIN = timedelta(hours=4)
+DONE_WITHIN = timedelta(days=7)
+AUTH_EXPIRY_RISK_DAYS = 14
+URGENCY_HELP = ("Most urgent first: priority (STAT, ASAP, urgent, routine), then the SLA due time (overdue first), "
+                "then the referral that has waited longest, then dependency risk (an approved authorization that "
+                f"expires within {AUTH_EXPIRY_RISK_DAYS} days, or a payer decision clock already past due).")
+
+
+def is_lead(user) -> bool:
+    return user.is_superuser or user.has_perm(LEAD_PERMISSION)
+
+
+def _work_permissions(user) -> set[str] | None:
+    """The task permissions (`referrals.can_*`) the user holds; None for leads, who may work every task."""
+    if is_lead(user):
+        return None
+    return {p for p in user.get_all_permissions() if p.startswith("referrals.can_")}
+
+
+def _perspective(tab: str, user, now: datetime) -> Q:
+    """Which work items a perspective (tab) shows the user."""
+    permissions = _work_permissions(user)
+    may_work = Q() if permissions is None else Q(task__owner_permission__in=permissions)
+    mine_or_free = Q() if permissions is None else Q(task__owner__isnull=True) | Q(task__owner=user)
+    open_ = Q(completed_at__isnull=True, task__status__in=OPEN)
+    active = open_ & Q(held_since__isnull=True)
+    if tab == "mine":
+        return active & Q(task__owner=user)
+    if tab == "team":
+        return active & Q(task__owner__isnull=True) & may_work
+    if tab == "held":
+        return open_ & Q(held_since__isnull=False) & may_work & mine_or_free
+    if tab == "risk":
+        return active & may_work & mine_or_free & (Q(due_at__lte=now + AT_RISK_WITHIN) | Q(escalated_at__isnull=False))
+    if tab == "done":
+        done = Q(completed_at__gte=now - DONE_WITHIN)
+        return done if permissions is None else done & Q(completed_by=user)
+    raise ValueError(f"Unknown queue perspective {tab!r}")
+
+
+def _queue_scope(user, filters: dict, now: datetime) -> QuerySet[WorkItem]:
+    """Work items at the user's sites that match the filters (the perspective is applied separately)."""
+    items = WorkItem.objects.all()
+    site_ids = site_ids_for(user)
+    if site_ids is not None:
+        items = items.filter(referral__site_id__in=site_ids)
+    for key, lookup in (("site", "referral__site"), ("department", "referral__department"),
+                        ("service_type", "referral__service_type"), ("task_type", "task_type"),
+                        ("priority", "priority"), ("payer", "referral__coverage__payer"), ("assignee", "task__owner")):
+        if value := filters.get(key):
+            items = items.filter(**{lookup: value})
+    if filters.get("age"):
+        items = items.filter(referral__received_at__lte=now - timedelta(days=filters["age"]))
+    return items
+
+
+def queue_by_urgency(items: QuerySet[WorkItem], now: datetime) -> QuerySet[WorkItem]:
+    """The one definition of urgency (URGENCY_HELP says it in words), as a database ordering so pages stay stable:
+    priority rank, then SLA due (overdue first), then the referral's age, then dependency risk."""
+    today = now.date()
+    links = ReferralAuthorization.objects.filter(referral_id=OuterRef("referral_id"))
+    auth_expiring = Exists(links.filter(
+        authorization__status__in=[Authorization.Status.APPROVED, Authorization.Status.PARTIAL],
+        authorization__valid_to__gte=today, authorization__valid_to__lte=today + timedelta(days=AUTH_EXPIRY_RISK_DAYS)))
+    payer_late = Exists(links.filter(authorization__status__in=[Authorization.Status.SUBMITTED, Authorization.Status.PENDED],
+                                     authorization__due_at__lt=now))
+    return items.annotate(
+        priority_rank=Case(*[When(priority=p, then=Value(rank)) for p, rank in Referral.PRIORITY_RANK.items()],
+                           default=Value(0), output_field=IntegerField()),
+        auth_expiring=auth_expiring,
+        payer_late=payer_late,
+        dependency_risk=Case(When(Q(auth_expiring=True) | Q(payer_late=True), then=Value(1)), default=Value(0),
+                             output_field=IntegerField()),
+    ).order_by("-priority_rank", "due_at", "referral__received_at", "-dependency_risk", "pk")
+
+
+def _with_row_facts(items: QuerySet[WorkItem], now: datetime) -> QuerySet[WorkItem]:
+    return items.select_related(
+        "task__owner", "completed_by", "referral__patient", "referral__service_type", "referral__site",
+    ).annotate(sla_state=Case(When(due_at__lt=now, then=Value("overdue")),
+                              When(due_at__lt=now + AT_RISK_WITHIN, then=Value("soon")),
+                              default=Value(""), output_field=CharField()))
+
+
+def queue_items(*, user, tab: str, filters: dict, now: datetime | None = None) -> QuerySet[WorkItem]:
+    """One perspective of the work queue: open ones most urgent first, done ones newest first."""
+    now = now or timezone.now()
+    items = _with_row_facts(_queue_scope(user, filters, now).filter(_perspective(tab, user, now)), now)
+    if tab == "done":
+        return items.order_by("-completed_at", "-pk")
+    return queue_by_urgency(items, now)
+
+
+def queue_counts(*, user, filters: dict, now: datetime | None = None) -> dict[str, int]:
+    """How many items each perspective holds under the filters, in one aggregate query."""
+    now = now or timezone.now()
+    return _queue_scope(user, filters, now).aggregate(
+        **{tab: Count("pk", filter=_perspective(tab, user, now)) for tab, _ in QUEUE_TABS})
+
+
+def queue_next_task(*, user):
+    """The most urgent task in the user's team queue (for "Take the next task"), or None."""
+    item = queue_items(user=user, tab="team", filters={}).select_related("task").first()
+    return item.task if item else None
+
+
+def queue_item(*, user, task_pk: int) -> WorkItem:
+    """The work item of one task at the user's sites, with everything its task page shows; raises
+    WorkItem.DoesNotExist otherwise."""
+    items = _queue_scope(user, {}, timezone.now()).select_related("task__owner", "completed_by")
+    item = items.get(task_id=task_pk)
+    item.referral = referral_detail(user=user, pk=item.referral_id)
+    return item
+
+
+def queue_tasks(*, user, task_pks: list[int]) -> list:
+    """Open tasks by id at the user's sites, locked for a bulk change; raises WorkItem.DoesNotExist if one of them is
+    missing, finished or outside the user's sites."""
+    items = list(_queue_scope(user, {}, timezone.now()).filter(
+        task_id__in=task_pks, completed_at__isnull=True, task__status__in=OPEN).select_related("task"))
+    if len(items) != len(set(task_pks)):
+        raise WorkItem.DoesNotExist("Some of the selected tasks are finished or not at your sites.")
+    return [item.task for item in items]
+
+
+def queue_assignees(user) -> QuerySet:
+    """People a lead can hand work to: active users holding any task permission, at the lead's sites."""
+    User = get_user_model()
+    holders = Q()
+    for codename in WORK_CODENAMES:
+        holders |= models_q_perm("referrals", codename)
+    people = User.objects.filter(is_active=True).filter(holders).exclude(username=SYSTEM_USERNAME)
+    site_ids = site_ids_for(user)
+    if site_ids is not None:
+        people = people.filter(Q(profile__sites__in=site_ids) | Q(profile__network_wide=True))
+    return people.distinct().order_by("first_name", "last_name", "username")
+
+
+def patient_candidates(*, user, q: str) -> QuerySet[Patient]:
+    """Patients at the user's sites whose MRN is `q`, or whose name contains it (for matching a referral)."""
+    q = q.strip()
+    if not q:
+        return Patient.objects.none()
+    match = Q(mrn__iexact=q)
+    for word in q.replace(",", " ").split():
+        match |= Q(family_name__icontains=word) | Q(given_name__icontains=word)
+    return patients_visible_to(user).filter(match).order_by("family_name", "given_name", "pk")[:20]
+
+
+MANUAL_TOUCH_TYPES = ("task.assigned", "override.recorded")
+
+
+def manual_touches(referral: Referral) -> int:
+    """How often a person had to step in: tasks they completed, task (re)assignments and overrides, on the referral
+    and on the appointments and bookings it led to."""
+    subjects = [referral.subject]
+    for appointment_id, booking_id in ReferralAppointment.objects.filter(referral=referral).values_list(
+            "appointment_id", "appointment__booking_id"):
+        subjects.append(f"appointment/{appointment_id}")
+        if booking_id:
+            subjects.append(f"booking/{booking_id}")
+    types = [f"{TYPE_PREFIX}{short}.v1" for short in MANUAL_TOUCH_TYPES]
+    return Event.objects.filter(subject__in=subjects).filter(
+        Q(type__in=types) | Q(type=f"{TYPE_PREFIX}task.completed.v1", data__manual=True)).count()
+
+
+def open_work_item(referral: Referral) -> WorkItem | None:
+    """The referral's open human task, if one waits."""
+    return (WorkItem.objects.filter(referral=referral, completed_at__isnull=True, task__status__in=OPEN)
+            .select_related("task__owner").order_by("-created_at").first())

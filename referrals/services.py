@@ -166,7 +166,7 @@ def referral_book(*, referral: Referral, token: str, actor, override: dict | Non
     """Book a slot found for the referral (a scheduling.slots token) for its patient, link the appointment and move
     the referral to `booked`: all three, or none (a taken slot raises Conflict and leaves nothing behind)."""
     # Lock the referral: two schedulers booking it at once must not book two slots.
-    referral = Referral.objects.select_for_update().select_related("patient").get(pk=referral.pk)
+    referral = Referral.objects.select_for_update().get(pk=referral.pk)
     if referral.patient_id is None:
         raise DomainError("Match the patient before booking.")
     if referral.service_type_id is None:

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.formats import date_format
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from healthops.errors import DomainError
@@ -48,6 +49,8 @@ def _render_detail(request, referral: Referral, upload_form: ReferralDocumentFor
         "audit_entries": selectors.audit_trail(referral)[:100],
         "upload_form": upload_form,
         "can_book": request.user.has_perm("scheduling.add_appointment") and not selectors.booking_problem(referral),
+        "manual_touches": selectors.manual_touches(referral),
+        "open_item": selectors.open_work_item(referral),
         "tz": referral.site.time_zone,
     }
     return render(request, "referrals/referral_detail.html", context, status=status)
@@ -118,15 +121,17 @@ def referral_book(request, pk: int):
                                f"Booked {appointment.service_type} on {when} at {appointment.site}.")
 
 
+@xframe_options_sameorigin  # ?inline=1 is shown in a frame on the task page
 @permission_required("referrals.view_referraldocument", raise_exception=True)
 def document_download(request, pk: int, doc_pk: int):
+    """The document as a download, or with ?inline=1 for viewing in place; either way the access is audited."""
     try:
         document = selectors.referral_document(user=request.user, referral_pk=pk, pk=doc_pk)
     except ReferralDocument.DoesNotExist:
         raise Http404("No such document on a referral at your sites.") from None
     accessed.send(sender=ReferralDocument, instance=document)
-    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name,
-                        content_type=document.content_type)
+    return FileResponse(document.file.open("rb"), as_attachment=request.GET.get("inline") != "1",
+                        filename=document.original_name, content_type=document.content_type)
 
 
 @permission_required("healthops.view_patient", raise_exception=True)

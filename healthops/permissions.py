@@ -30,12 +30,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "staffing.view_timeoff",
     ],
     AUTHSPECIALIST: _VIEW_CASEWORK + _FLOW_VIEW + [
-        "referrals.can_work_authorizations", "referrals.can_verify_eligibility",
+        "referrals.can_work_authorizations", "referrals.can_verify_eligibility", "referrals.can_override",
         "authorizations.add_authorization", "authorizations.change_authorization",
         "authorizations.add_eligibilitycheck", "authorizations.add_coverage", "authorizations.change_coverage",
         "referrals.change_referral",
     ],
-    MANAGER: _VIEW_CASEWORK + _FLOW_VIEW + ["referrals.can_lead", "referrals.manage_referralprocess",
+    MANAGER: _VIEW_CASEWORK + _FLOW_VIEW + ["referrals.can_lead", "referrals.manage_referralprocess", "referrals.can_override",
                                             "healthops.view_override", "auditlog.view_logentry", "staffing.view_timeoff",
                                "staffing.view_credential"],
 }

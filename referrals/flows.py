@@ -55,7 +55,8 @@ class ReferralFlow(flow.Flow):
     authorize = Job(steps.run_authorization).Annotation(title="Request prior authorization").OnError(
         this.auth_follow_up).Next(this.auth_decided)
     auth_decided = (flow.Switch()
-                    .Case(this.match, lambda a: a.process.auth_status in ("approved", "partial"))
+                    .Case(this.match, lambda a: a.process.auth_status in ("approved", "partial")
+                          or a.process.auth_overridden)
                     .Case(this.denial, lambda a: a.process.auth_status == "denied")
                     .Case(this.closed, lambda a: a.process.auth_status == "closed")
                     .Default(this.auth_follow_up))

@@ -171,6 +171,7 @@ class ReferralProcess(Process):
     eligibility = models.CharField(max_length=20, choices=Eligibility.choices, blank=True)
     auth_needed = models.BooleanField(null=True, help_text="From the payer rule; empty when no rule says.")
     auth_status = models.CharField(max_length=16, blank=True)
+    auth_overridden = models.BooleanField(default=False, help_text="Booked before the payer decided, by override.")
     booked = models.BooleanField(default=False)
     close_reason = models.CharField(max_length=300, blank=True)
     handoff_reason = models.CharField(max_length=300, blank=True,
@@ -185,6 +186,7 @@ class ReferralProcess(Process):
             ("can_work_authorizations", "Can work prior authorizations, denials and appeals"),
             ("can_schedule", "Can book referrals by hand"),
             ("can_lead", "Can work escalated tasks and reassign work"),
+            ("can_override", "Can override rules (e.g. book before the payer decides) with a reason"),
         ]
 
     def __str__(self) -> str:

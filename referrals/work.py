@@ -248,3 +248,20 @@ def models_q_perm(app_label: str, codename: str):
     return (Q(groups__permissions__codename=codename, groups__permissions__content_type__app_label=app_label)
             | Q(user_permissions__codename=codename, user_permissions__content_type__app_label=app_label)
             | Q(is_superuser=True))
+
+
+def auth_pending_override(*, task, actor, reason_code: str, justification: str) -> None:
+    """Book before the payer decides (urgent clinical need): needs the permission, a reason and a justification;
+    recorded as an override, and the flow goes on to booking while the authorization stays pending."""
+    from healthops.overrides import override_record
+
+    if not actor.has_perm("referrals.can_override"):
+        raise NotAllowed("Booking before the payer decides needs the override permission.")
+    with transaction.atomic():
+        item = WorkItem.objects.select_related("referral").get(task_id=task.pk)
+        if item.task_type != "auth_follow_up":
+            raise DomainError("This override applies to a referral waiting for the payer's decision.")
+        override_record(rule="referral.book-before-authorization", subject=item.referral.subject, actor=actor,
+                        reason_code=reason_code, justification=justification, data={"task_id": task.pk})
+        task_complete(task=task, actor=actor, facts={"auth_overridden": True},
+                      outcome=f"Booked before the payer decided: {justification}")

@@ -166,3 +166,24 @@ def test_no_referral_is_orphaned_after_a_mixed_run(network, django_capture_on_co
     out = StringIO()
     call_command("find_orphans", stdout=out)
     assert "0 orphaned" in out.getvalue()
+
+
+def test_urgent_case_books_before_the_payer_decides_by_override(network, authspecialist, coordinator,
+                                                                  django_capture_on_commit_callbacks):
+    from healthops.errors import DomainError, NotAllowed
+    from healthops.models import Override
+    from referrals.work import auth_pending_override
+
+    referral = run(referral_for(network, "TEST-PEND-9", prior_auth=True), django_capture_on_commit_callbacks)
+    task = open_task(referral, "auth_follow_up")
+    with pytest.raises(NotAllowed):
+        auth_pending_override(task=task, actor=coordinator, reason_code="clinical-urgency",
+                              justification="Suspected fracture, cannot wait for the payer")
+    with pytest.raises(DomainError, match="justification"):
+        auth_pending_override(task=task, actor=authspecialist, reason_code="clinical-urgency", justification="now")
+    with django_capture_on_commit_callbacks(execute=True):
+        auth_pending_override(task=task, actor=authspecialist, reason_code="clinical-urgency",
+                              justification="Suspected fracture, cannot wait for the payer")
+    referral.refresh_from_db()
+    assert referral.stage == "booked" and referral.authorizations.get().status == "pended"
+    assert Override.objects.get().rule == "referral.book-before-authorization"

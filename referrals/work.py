@@ -265,3 +265,13 @@ def auth_pending_override(*, task, actor, reason_code: str, justification: str) 
                         reason_code=reason_code, justification=justification, data={"task_id": task.pk})
         task_complete(task=task, actor=actor, facts={"auth_overridden": True},
                       outcome=f"Booked before the payer decided: {justification}")
+
+
+@subscribe("referral.booked")
+def _booked_elsewhere(event: Event) -> None:
+    """Booked from the referral page or the board while a 'Book an appointment' task is open: that task is done."""
+    referral = Referral.objects.get(pk=event.data["referral_id"])
+    task = open_task(referral, "schedule")
+    if task is not None:
+        task_complete(task=task, actor=event.actor or system_user(), automatic=True, facts={"booked": True},
+                      outcome="Booked")

@@ -187,3 +187,16 @@ def test_urgent_case_books_before_the_payer_decides_by_override(network, authspe
     referral.refresh_from_db()
     assert referral.stage == "booked" and referral.authorizations.get().status == "pended"
     assert Override.objects.get().rule == "referral.book-before-authorization"
+
+
+def test_booking_from_the_referral_page_completes_the_open_scheduling_task(network, django_capture_on_commit_callbacks):
+    from referrals.services import referral_book
+    from scheduling.slots import find_slots
+
+    referral = run(referral_for(network, "TEST-ACTIVE-10", auto_book=False), django_capture_on_commit_callbacks)
+    assert human_tasks(referral) == ["schedule"]
+    slot = find_slots(service_type=network["service"], sites=[network["site"].pk])[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        referral_book(referral=referral, token=slot.token, actor=system_user())
+    assert WorkItem.objects.get(referral=referral).completed_at is not None
+    assert ReferralProcess.objects.get(referral=referral).status == "DONE"

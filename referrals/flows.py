@@ -32,9 +32,13 @@ class ReferralFlow(flow.Flow):
 
     start = flow.StartHandle(steps.start).Annotation(title="Referral received").Next(this.has_patient)
 
-    has_patient = flow.If(lambda a: a.process.referral.patient_id is not None).Then(this.has_documents).Else(
+    has_patient = flow.If(lambda a: a.process.referral.patient_id is not None).Then(this.has_service).Else(
         this.patient_match)
     patient_match = _view("Match the patient", "can_match_patient").Next(this.has_patient)
+
+    has_service = flow.If(lambda a: a.process.referral.service_type_id is not None).Then(this.has_documents).Else(
+        this.triage)
+    triage = _view("Triage: choose the service", "can_match_patient").Next(this.has_service)
 
     has_documents = flow.If(lambda a: steps.documents_complete(a.process)).Then(this.eligibility).Else(this.outreach)
     outreach = _view("Get the missing documents", "can_outreach").Next(this.has_documents)

@@ -195,3 +195,20 @@ def referral_intake(*, actor, document=None, document_kind: DocumentKind | None 
                               content_type=getattr(document, "content_type", None), actor=actor)
     referral_start_flow(referral=referral)
     return referral
+
+
+@transaction.atomic
+def referral_set_service(*, referral: Referral, service_type: ServiceType, actor) -> Referral:
+    """Triage: name the service a referral asks for when its code matched none of ours."""
+    referral = Referral.objects.select_for_update().get(pk=referral.pk)  # triage and intake edits must not interleave
+    if referral.is_final:
+        raise InvalidTransition(f"Referral R-{referral.pk} is {referral.get_stage_display().lower()}.")
+    if not service_type.active:
+        raise DomainError(f"{service_type.name} is not offered any more.")
+    previous = referral.service_type_id
+    referral.service_type = service_type
+    referral.save(update_fields=["service_type", "updated_at"])
+    emit("referral.service-set", subject=referral.subject, source="referrals", actor=actor,
+         data={"referral_id": referral.pk, "from": previous, "service_type": service_type.code,
+               "requested_code": referral.requested_code})
+    return referral

@@ -200,3 +200,23 @@ def test_booking_from_the_referral_page_completes_the_open_scheduling_task(netwo
         referral_book(referral=referral, token=slot.token, actor=system_user())
     assert WorkItem.objects.get(referral=referral).completed_at is not None
     assert ReferralProcess.objects.get(referral=referral).status == "DONE"
+
+
+def test_unknown_service_code_goes_to_triage_then_on(network, coordinator, django_capture_on_commit_callbacks):
+    from referrals.services import referral_create, referral_set_service
+
+    patient = factories.patient(network["site"])
+    coverage = coverage_create(patient=patient, payer=network["payer"], member_id="TEST-ACTIVE-11",
+                               period_start=date(2026, 1, 1), actor=system_user())
+    PayerRule.objects.update_or_create(payer=network["payer"], service_type=network["service"],
+                                       defaults={"prior_auth_required": False})
+    referral = referral_create(referring_organization=factories.organization("practice"), site=network["site"],
+                               reason="Rash", source_channel="fhir-api", patient=patient, coverage=coverage,
+                               requested_code="SNOMED-999", actor=system_user())
+    referral = run(referral, django_capture_on_commit_callbacks)
+    assert human_tasks(referral) == ["triage"] and referral.stage == "intake"
+    with django_capture_on_commit_callbacks(execute=True):
+        referral_set_service(referral=referral, service_type=network["service"], actor=coordinator)
+        task_complete(task=open_task(referral, "triage"), actor=coordinator, outcome="Dermatology consult")
+    referral.refresh_from_db()
+    assert referral.stage == "booked", referral.stage_reason

@@ -2,7 +2,7 @@
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/healthops_bench, created if missing),
 BENCH_SCALE (seed_demo --scale, default 5), BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
-BENCH_ONLY (comma-separated sections: scheduling, drills).
+BENCH_ONLY (comma-separated sections: scheduling, flow, drills).
 """
 
 import json
@@ -50,7 +50,7 @@ def main() -> int:
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/healthops_bench")
     scale = int(os.environ.get("BENCH_SCALE", "5"))
     outage = float(os.environ.get("BENCH_OUTAGE_SECONDS", "120"))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "scheduling,drills").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "scheduling,flow,drills").split(",")))
     ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthops.settings")
@@ -93,6 +93,12 @@ def main() -> int:
                 ("variant", "booked", "conflicts", "errors", "overlaps in DB", "attempts/s", "p50 ms", "p99 ms")] + [
                 (c["variant"], c["booked"], c["conflict"], c["error"], c["overlaps_in_db"], c["throughput_per_s"],
                  c["p50_ms"], c["p99_ms"]) for c in results["contention"]])
+        if "flow" in only:
+            from bench.flow import stp_throughput
+
+            results["straight_through"] = stp_throughput(n=200, sandbox_url=sandbox_url)
+            table("Straight-through processing: intake to booked with the worker running (goal >= 20/s)",
+                  list(results["straight_through"].items()))
         if "drills" in only:
             from bench import drills
 

@@ -1,0 +1,67 @@
+"""Straight-through throughput: referrals per second from intake to booked, with the real worker running."""
+
+import time
+from datetime import date
+from pathlib import Path
+
+from django.db import transaction
+
+from .drills import _patients, database_url, sandbox_call, start_worker
+
+
+def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300,
+                   log_path: Path | None = None) -> dict:
+    """n complete referrals for an auto-booked service with coverage in force and no prior auth: all must reach
+    `booked` with zero human tasks. Timed from the first intake to the last booking."""
+    import os
+    import signal
+
+    from authorizations.models import Payer, PayerRule
+    from authorizations.services import coverage_create
+    from healthops.audit import system_user
+    from healthops.models import Organization
+    from referrals.models import Referral, WorkItem
+    from referrals.services import referral_intake
+    from scheduling.models import ServiceType
+
+    service = (ServiceType.objects.filter(auto_book=True, required_documents__isnull=True, capacity=1)
+               .order_by("code").first())
+    payer = next(p for p in Payer.objects.order_by("pk")
+                 if not PayerRule.objects.filter(payer=p, service_type=service, prior_auth_required=True).exists()
+                 and not PayerRule.objects.filter(payer=p, service_type=service, required_documents__isnull=False).exists())
+    practice = Organization.objects.filter(kind="practice").order_by("pk").first()
+    from scheduling.slots import site_plans
+
+    sites = [plan.site for plan in site_plans(service, None)]
+    actor = system_user()
+    tag = f"STP{time.time_ns() % 10**8}"
+    patients = _patients(n, tag)
+    coverages = [coverage_create(patient=p, payer=payer, member_id=f"TEST-ACTIVE-{tag}-{i}",
+                                 period_start=date(2026, 1, 1), actor=actor) for i, p in enumerate(patients)]
+    sandbox_call(sandbox_url, "POST", "/_control/reset")
+    worker = None
+    started = time.monotonic()
+    ids = []
+    for i, (patient, coverage) in enumerate(zip(patients, coverages, strict=True)):
+        with transaction.atomic():
+            ids.append(referral_intake(actor=actor, referring_organization=practice, site=sites[i % len(sites)],
+                                       reason="Bench referral", source_channel="fhir-api", patient=patient,
+                                       coverage=coverage, service_type=service).pk)
+        if worker is None:  # the worker starts with the first referral, as it would in production
+            worker = start_worker(sandbox_url, database_url(), log_path or Path("/tmp/healthops-stp-worker.log"))
+
+    def booked() -> int:
+        return Referral.objects.filter(pk__in=ids, stage="booked").count()
+
+    while booked() < n and time.monotonic() - started < timeout:
+        time.sleep(0.2)
+    seconds = time.monotonic() - started
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except Exception:  # noqa: BLE001 - a worker slow to stop must not lose the figures
+        os.killpg(worker.pid, signal.SIGKILL)
+    done = booked()
+    return {"referrals": n, "booked": done, "human_tasks": WorkItem.objects.filter(referral_id__in=ids).count(),
+            "seconds": round(seconds, 1), "referrals_per_second": round(done / seconds, 1), "service": service.code,
+            "workers": 2}

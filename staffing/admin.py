@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import Credential, CredentialKind, Shift, Specialty, StaffMember, TimeOff
+from .models import (
+    Credential,
+    CredentialKind,
+    LaborCostPublication,
+    RosterImport,
+    Shift,
+    Specialty,
+    StaffingSettings,
+    StaffMember,
+    TimeOff,
+)
 
 
 @admin.register(Specialty)
@@ -55,3 +65,44 @@ class TimeOffAdmin(admin.ModelAdmin):
     search_fields = ["staff__family_name", "reason"]
     date_hierarchy = "start"
     raw_id_fields = ["staff"]
+
+
+@admin.register(StaffingSettings)
+class StaffingSettingsAdmin(admin.ModelAdmin):
+    """One row: the thresholds of the overtime, rest and credential checks."""
+
+    list_display = ["__str__", "weekly_hours_threshold", "min_rest_hours", "credential_alert_days"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not StaffingSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by services only; shown here for the record."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RosterImport)
+class RosterImportAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "source", "period_start", "period_end", "added", "changed", "removed",
+                    "conflict_count", "created_by"]
+    list_filter = ["source"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(LaborCostPublication)
+class LaborCostPublicationAdmin(ReadOnlyAdmin):
+    list_display = ["week_start", "cost_centre", "revision", "hours", "amount", "shift_count", "published_at"]
+    list_filter = ["cost_centre"]
+    date_hierarchy = "week_start"

@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender, **kwargs):
+    from .tasks import ensure_schedules
+
+    ensure_schedules()
 
 
 class StaffingConfig(AppConfig):
@@ -10,5 +17,6 @@ class StaffingConfig(AppConfig):
 
         from . import models
 
-        for name in "Specialty CredentialKind StaffMember Credential Shift TimeOff".split():
+        for name in "Specialty CredentialKind StaffMember Credential Shift TimeOff StaffingSettings".split():
             auditlog.register(getattr(models, name))
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="staffing-after-migrate")

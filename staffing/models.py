@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 
 from healthops.models import CodedName, Department, Resource, Site
 
@@ -108,3 +109,82 @@ class TimeOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff} off {self.start:%Y-%m-%d}"
+
+
+class StaffingSettings(models.Model):
+    """The thresholds staffing checks use, edited in the admin. One row (pk=1); defaults apply until it is saved."""
+
+    weekly_hours_threshold = models.DecimalField(
+        max_digits=5, decimal_places=1, default=40,
+        help_text="Projected hours in a week (Monday to Sunday, site time) above which a staff member is at overtime risk.")
+    min_rest_hours = models.DecimalField(
+        max_digits=4, decimal_places=1, default=10,
+        help_text="Shortest allowed rest between the end of one shift and the start of the next.")
+    credential_alert_days = models.PositiveIntegerField(
+        default=30, help_text="Alert this many days before a credential expires.")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "staffing settings"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="staffingsettings_singleton")]
+
+    def __str__(self) -> str:
+        return "Staffing settings"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> "StaffingSettings":
+        """The saved row, or the defaults (unsaved) when nobody has edited them yet: a read never writes."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class RosterImport(models.Model):
+    """One roster import (a workforce pull or a CSV upload): what it changed and what looked wrong."""
+
+    source = models.CharField(max_length=16, choices=Shift.Source.choices)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    added = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    conflict_count = models.PositiveIntegerField(default=0)
+    diff = models.JSONField(default=list, blank=True, help_text='[{"op": "added|changed|removed", "id", "text"}]')
+    conflicts = models.JSONField(default=list, blank=True, help_text='[{"kind", "row", "id", "text"}]')
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(period_end__gte=F("period_start")),
+                                              name="rosterimport_period_ordered")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} import {self.period_start}–{self.period_end}"
+
+    def get_absolute_url(self) -> str:
+        return f"{reverse('staffing:import')}?show={self.pk}"
+
+
+class LaborCostPublication(models.Model):
+    """A labor-cost figure sent to the ERP for one cost centre and week. A changed figure is a new revision."""
+
+    cost_centre = models.CharField(max_length=32)
+    week_start = models.DateField(help_text="The Monday of the week.")
+    revision = models.PositiveIntegerField()
+    hours = models.DecimalField(max_digits=10, decimal_places=2)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    shift_count = models.PositiveIntegerField()
+    event = models.ForeignKey("healthops.Event", on_delete=models.PROTECT, related_name="+")
+    published_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["week_start", "cost_centre", "revision"]
+        constraints = [models.UniqueConstraint(fields=["cost_centre", "week_start", "revision"],
+                                               name="laborcost_one_per_revision")]
+
+    def __str__(self) -> str:
+        return f"{self.cost_centre} week of {self.week_start} r{self.revision}: {self.amount}"

@@ -29,8 +29,8 @@ from scheduling.models import Appointment
 from .models import Referral, ReferralAppointment, ReferralAuthorization, ReferralDocument, ReferralProcess, WorkItem
 from .work import LEAD_PERMISSION, OPEN, models_q_perm
 
-# The permissions the ReferralFlow's human tasks are routed by (`can_lead` works them all).
-WORK_CODENAMES = [codename for codename, _ in ReferralProcess._meta.permissions]
+# The permissions the ReferralFlow's human tasks are routed by (`can_lead` works them all; `can_override` is no queue).
+WORK_CODENAMES = [codename for codename, _ in ReferralProcess._meta.permissions if codename != "can_override"]
 
 
 def patients_visible_to(user) -> QuerySet[Patient]:
@@ -208,7 +208,7 @@ def _work_permissions(user) -> set[str] | None:
     """The task permissions (`referrals.can_*`) the user holds; None for leads, who may work every task."""
     if is_lead(user):
         return None
-    return {p for p in user.get_all_permissions() if p.startswith("referrals.can_")}
+    return {p for p in user.get_all_permissions() if p.startswith("referrals.") and p[10:] in WORK_CODENAMES}
 
 
 def _perspective(tab: str, user, now: datetime) -> Q:

@@ -57,7 +57,8 @@ def expiry_state(expires_on: date | None) -> str:
 
 # Event data keys worth showing on a timeline, in this order (ids of linked rows are left out: they are links).
 EVENT_KEYS = ("from", "to", "reason", "decision", "decision_code", "status", "outcome", "kind", "channel",
-              "priority", "service_type", "site", "urgency", "auth_number", "start", "cancel_reason", "rule")
+              "priority", "service_type", "site", "urgency", "auth_number", "start", "cancel_reason", "rule", "text",
+              "note")
 
 
 @register.filter

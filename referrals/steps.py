@@ -179,7 +179,10 @@ def open_work_item(activation) -> None:
     task, process = activation.task, activation.process
     referral = process.referral
     task_type = activation.flow_task.name
-    reason = (process.handoff_reason or DEFAULT_REASONS.get(task_type, ""))[:300]
+    reason = process.handoff_reason or DEFAULT_REASONS.get(task_type, "")
+    if task_type == "outreach" and (missing := missing_documents(referral)):
+        reason = "Missing: " + ", ".join(k.name.lower() for k in missing) + ". Ask the referrer to send them."
+    reason = reason[:300]
     now = timezone.now()
     item = WorkItem.objects.create(task=task, referral=referral, task_type=task_type, reason=reason,
                                    priority=referral.priority, created_at=now,

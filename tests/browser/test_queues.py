@@ -83,7 +83,7 @@ def test_coordinator_works_an_outreach_task(browser_page, browser_errors, networ
     expect(page).to_have_url(re.compile(r"tab=team"))
     row = page.locator("#queue-table tbody tr", has_text="Abernathy")
     expect(row).to_contain_text("Get the missing documents")
-    expect(row).to_contain_text("Required documents are missing.")
+    expect(row).to_contain_text("Missing: imaging order")
     row.get_by_role("button", name="Claim").click()
     expect(page.locator(".messages")).to_contain_text(f"R-{referral.pk}: you took")
     expect(page.locator('.tab[data-tab="mine"] .count')).to_have_text("1")

@@ -12,6 +12,7 @@ NAV = [
     ("Scheduling", "scheduling:appointments", {SCHEDULER, COORDINATOR, MANAGER, ADMIN}),
     ("Authorizations", "authorizations:list", {AUTHSPECIALIST, COORDINATOR, MANAGER, ADMIN}),
     ("Staffing", "staffing:staff", {SCHEDULER, MANAGER, ADMIN}),
+    ("Dashboards", "dashboards:index", {MANAGER, ADMIN}),
 ]
 
 

@@ -23,5 +23,7 @@ urlpatterns = [
     path("authorizations/", include("authorizations.urls")),
     path("staffing/", include("staffing.urls")),
     path("integrations/", include(integration_urlpatterns)),
+    path("dashboards/", include("dashboards.urls")),
+    path("api/v1/kpis", include("dashboards.api_urls")),
     path("admin/", admin.site.urls),
 ]

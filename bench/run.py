@@ -1,8 +1,8 @@
 """`make bench`: the measured figures each issue asks for, on PostgreSQL, printed side by side with their baselines.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/healthops_bench, created if missing),
-BENCH_SCALE (seed_demo --scale, default 5), BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
-BENCH_ONLY (comma-separated sections: scheduling, flow, drills).
+BENCH_SCALE (seed_demo --scale, default 500: 100k referrals, about 1M events), BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
+BENCH_ONLY (comma-separated sections: scheduling, dashboards, flow, drills).
 """
 
 import json
@@ -48,9 +48,9 @@ def table(title: str, rows: list[tuple]) -> None:
 
 def main() -> int:
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/healthops_bench")
-    scale = int(os.environ.get("BENCH_SCALE", "5"))
+    scale = int(os.environ.get("BENCH_SCALE", "500"))
     outage = float(os.environ.get("BENCH_OUTAGE_SECONDS", "120"))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "scheduling,flow,drills").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "scheduling,dashboards,flow,drills").split(",")))
     ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthops.settings")
@@ -93,6 +93,18 @@ def main() -> int:
                 ("variant", "booked", "conflicts", "errors", "overlaps in DB", "attempts/s", "p50 ms", "p99 ms")] + [
                 (c["variant"], c["booked"], c["conflict"], c["error"], c["overlaps_in_db"], c["throughput_per_s"],
                  c["p50_ms"], c["p99_ms"]) for c in results["contention"]])
+        if "dashboards" in only:
+            from bench.dashboards import dashboard_bench
+
+            d = results["dashboards"] = dashboard_bench()
+            table(f"Manager dashboard, 90 days, {d['referrals']} referrals / {d['events']} events (goal p95 <= 300 ms)", [
+                ("path", "p50 ms", "p95 ms"),
+                ("cold (cache cleared)", d["cold_p50_ms"], d["cold_p95_ms"]),
+                ("warm (cached)", d["warm_p50_ms"], d["warm_p95_ms"]),
+                ("naive live aggregate", d["naive_p50_ms"], d["naive_p95_ms"]),
+                ("speed-up at p50", f"{d['speedup_cold_p50']}x cold", f"{d['speedup_warm_p50']}x warm"),
+                ("rollup refresh", f"full {d['full_refresh_s']} s", f"incremental {d['incremental_refresh_s']} s"),
+                ("naive figures equal the rollup's", d["naive_agrees_with_rollup"])])
         if "flow" in only:
             from bench.flow import stp_throughput
 

@@ -1,7 +1,8 @@
 """`make bench`: the measured figures each issue asks for, on PostgreSQL, printed side by side with their baselines.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/healthops_bench, created if missing),
-BENCH_SCALE (seed_demo --scale, default 500: 100k referrals, about 1M events), BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
+BENCH_SCALE (seed_demo --scale, default 500: 100k referrals, about 1M events),
+BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
 BENCH_ONLY (comma-separated sections: scheduling, dashboards, flow, drills).
 """
 

@@ -70,6 +70,10 @@ def send(delivery: Delivery) -> Result:
         from .integrations.erp import ErpClient
 
         return ErpClient(subscription.url or None).send_event(envelope)
+    if subscription.system == "webhook":
+        from .integrations.webhook import WebhookClient
+
+        return WebhookClient(subscription).send_event(envelope)
     raise ValueError(f"No delivery client for system {subscription.system!r}")
 
 

@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "authorizations",
     "referrals",
     "dashboards",
+    "partners",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -208,6 +211,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI 3 at /api/schema/ and Swagger UI at /api/docs/, its assets served from /static/ (drf-spectacular-sidecar).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "HealthOps partner API",
+    "DESCRIPTION": "FHIR R4 under /fhir/r4/ and native JSON under /api/v1/. Authorization: Bearer <token>; "
+                   "POSTs honour Idempotency-Key. Errors: OperationOutcome under /fhir/, {code, detail, fields} "
+                   "under /api/.",
+    "VERSION": "1.0.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 AUDITLOG_INCLUDE_ALL_MODELS = False

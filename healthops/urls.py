@@ -26,4 +26,5 @@ urlpatterns = [
     path("dashboards/", include("dashboards.urls")),
     path("api/v1/kpis", include("dashboards.api_urls")),
     path("admin/", admin.site.urls),
+    path("", include("partners.urls")),
 ]

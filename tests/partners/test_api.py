@@ -1,0 +1,105 @@
+"""Native JSON: reference data shapes, pagination/filtering/ordering, constant query counts, schema and docs."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from authorizations.models import PayerRule
+
+from .. import factories
+from .conftest import create_patient, create_referral
+
+pytestmark = pytest.mark.django_db
+
+
+def test_reference_data_shapes(network, api_a):
+    network["service"].required_documents.add(factories.document_kind("imaging-order"))
+    services = api_a.get("/api/v1/service-types").json()
+    item = services["results"][0]
+    assert {"code", "name", "duration_minutes", "auto_book", "required_documents", "capacity"} <= set(item)
+    assert item["code"] == "derm" and item["required_documents"] == ["imaging-order"]
+    payers = api_a.get("/api/v1/payers").json()["results"]
+    assert payers[0]["identifier"] == network["payer"].identifier and payers[0]["name"]
+    assert payers[0]["rules"] == [{"service_type": "derm", "prior_auth_required": False, "required_documents": []}]
+    sites = api_a.get("/api/v1/sites").json()["results"]
+    assert [s["code"] for s in sites] == ["north"]
+
+
+def test_bad_query_is_400_in_the_json_error_shape(api_a):
+    response = api_a.get("/api/v1/referrals", {"ordering": "patient__mrn"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and "ordering" in response.json()["fields"]
+    assert api_a.get("/api/v1/referrals", {"stage": "nowhere"}).status_code == 400
+    assert api_a.get("/api/v1/referrals", {"page_size": "1000"}).status_code == 400
+
+
+def test_referral_list_pagination_filter_and_ordering(network, api_a, django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    ids = [create_referral(api_a, patient, django_capture_on_commit_callbacks) for _ in range(3)]
+    page = api_a.get("/api/v1/referrals", {"page_size": 2, "ordering": "id"}).json()
+    assert page["count"] == 3 and [r["id"] for r in page["results"]] == ids[:2] and page["next"]
+    assert [r["id"] for r in api_a.get("/api/v1/referrals", {"ordering": "-id"}).json()["results"]] == ids[::-1]
+    assert api_a.get("/api/v1/referrals", {"status": "revoked"}).json()["count"] == 0
+
+
+def _queries(api, path) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert api.get(path).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/referrals", "/api/v1/tasks", "/api/v1/appointments",
+                                  "/api/v1/authorizations", "/api/v1/service-types", "/api/v1/payers",
+                                  "/fhir/r4/ServiceRequest", "/fhir/r4/Task", "/fhir/r4/Appointment"])
+def test_list_query_counts_do_not_grow_with_rows(network, api_a, django_capture_on_commit_callbacks, path):
+    def add_rows(n):
+        for _ in range(n):
+            patient = create_patient(api_a, mrn=f"MRN-{factories.n()}", birth="1970-01-01")
+            ref = create_referral(api_a, patient, django_capture_on_commit_callbacks)
+            slot = api_a.get("/fhir/r4/Slot", {"service-type": "derm"}).json()["entry"][0]["resource"]["id"]
+            with django_capture_on_commit_callbacks(execute=True):
+                assert api_a.post("/fhir/r4/Appointment", {
+                    "resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot}"}],
+                    "basedOn": [{"reference": f"ServiceRequest/{ref}"}],
+                    "participant": [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}],
+                }).status_code == 201
+            service = factories.service_type()
+            service.required_documents.add(factories.document_kind(f"doc-{factories.n()}"))
+            PayerRule.objects.create(payer=factories.payer(), service_type=service)
+
+    add_rows(1)
+    _queries(api_a, path)  # warm caches (content types, the bucket row)
+    one = _queries(api_a, path)
+    add_rows(3)
+    assert _queries(api_a, path) == one
+
+
+def test_openapi_schema_lists_every_endpoint(db):
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    paths = set(schema["paths"])
+    expected = {"/fhir/r4/metadata", "/fhir/r4/Patient", "/fhir/r4/Coverage", "/fhir/r4/ServiceRequest",
+                "/fhir/r4/ServiceRequest/{id}", "/fhir/r4/Slot", "/fhir/r4/Appointment", "/fhir/r4/Task",
+                "/api/v1/sites", "/api/v1/service-types", "/api/v1/payers", "/api/v1/referrals",
+                "/api/v1/referrals/{id}", "/api/v1/appointments", "/api/v1/authorizations", "/api/v1/tasks",
+                "/api/v1/kpis", "/api/v1/staffing/staff", "/api/v1/webhooks", "/api/v1/webhooks/{id}",
+                "/api/v1/webhooks/deliveries"}
+    assert expected <= paths, expected - paths
+    assert "bearerAuth" in schema["components"]["securitySchemes"]
+    post = schema["paths"]["/fhir/r4/ServiceRequest"]["post"]
+    assert any(media.get("examples") for media in post["requestBody"]["content"].values())
+    assert "application/fhir+json" in post["requestBody"]["content"]
+
+
+def test_docs_ui_serves_assets_locally(db):
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")

@@ -1,0 +1,307 @@
+"""FHIR R4 operations: happy paths, invalid input answered with a 4xx OperationOutcome and nothing written."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from authorizations.models import Coverage
+from healthops.models import Event, Patient
+from partners.models import IdempotencyRecord, PartnerReferral
+from referrals.models import Referral, ReferralProcess
+from scheduling.models import Appointment
+
+from .conftest import create_patient, create_referral, patient_body, service_request_body
+
+pytestmark = pytest.mark.django_db
+
+
+def counts():
+    return (Patient.objects.count(), Coverage.objects.count(), Referral.objects.count(), Appointment.objects.count(),
+            Event.objects.count())
+
+
+def assert_outcome(response, status):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["diagnostics"]
+    return body
+
+
+def test_metadata_is_a_capability_statement(db):
+    from django.test import Client
+
+    response = Client().get("/fhir/r4/metadata")
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
+    body = response.json()
+    assert body["resourceType"] == "CapabilityStatement" and body["fhirVersion"] == "4.0.1"
+    assert {r["type"] for r in body["rest"][0]["resource"]} == {
+        "Patient", "Coverage", "ServiceRequest", "Slot", "Appointment", "Task"}
+
+
+def test_patient_create_then_match(api_a):
+    response = api_a.post("/fhir/r4/Patient", patient_body())
+    assert response.status_code == 201 and response["Location"] == f"/fhir/r4/Patient/{response.json()['id']}"
+    again = api_a.post("/fhir/r4/Patient", patient_body(), content_type="application/json")
+    assert again.status_code == 200 and again.json()["id"] == response.json()["id"]
+    assert Patient.objects.count() == 1
+    assert_outcome(api_a.post("/fhir/r4/Patient", patient_body(birth="1999-09-09")), 409)
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"resourceType": "Patient", "birthDate": "not-a-date"}, 400),
+    ({"resourceType": "Patient", "gender": "robot", "identifier": [{"value": "X"}]}, 400),
+    ({"resourceType": "Observation"}, 400),
+    ([1, 2, 3], 400),
+    ({"resourceType": "Patient", "name": [{"family": "NoId"}], "birthDate": "1980-01-01"}, 422),
+    ({"resourceType": "Patient", "identifier": [{"value": "MRN-9"}], "birthDate": "1980-01-01"}, 422),
+])
+def test_patient_invalid_is_operation_outcome_and_nothing_written(api_a, body, status):
+    before = counts()
+    assert_outcome(api_a.post("/fhir/r4/Patient", body), status)
+    assert counts() == before
+
+
+def test_malformed_json_and_wrong_media_type(api_a):
+    assert_outcome(api_a.post("/fhir/r4/Patient", "{not json"), 400)
+    assert_outcome(api_a.post("/fhir/r4/Patient", "<Patient/>", content_type="application/fhir+xml"), 415)
+
+
+def test_coverage_create_names_payer_by_identifier(network, api_a):
+    patient = create_patient(api_a)
+    body = {"resourceType": "Coverage", "status": "active", "subscriberId": "TEST-ACTIVE-7",
+            "beneficiary": {"reference": f"Patient/{patient}"},
+            "payor": [{"identifier": {"value": network["payer"].identifier}}], "period": {"start": "2026-01-01"}}
+    response = api_a.post("/fhir/r4/Coverage", body)
+    assert response.status_code == 201, response.content
+    assert Coverage.objects.get().member_id == "TEST-ACTIVE-7"
+    assert api_a.post("/fhir/r4/Coverage", body).status_code == 200  # the same coverage again: matched
+    before = counts()
+    assert_outcome(api_a.post("/fhir/r4/Coverage", {**body, "payor": [{"identifier": {"value": "NOPE"}}],
+                                                    "subscriberId": "M-2"}), 422)
+    assert_outcome(api_a.post("/fhir/r4/Coverage", {**body, "beneficiary": {"reference": "Patient/99999"}}), 422)
+    assert_outcome(api_a.post("/fhir/r4/Coverage", {**body, "status": "bogus"}), 400)
+    assert counts() == before
+
+
+def test_service_request_creates_a_referral_and_starts_the_flow(network, api_a, django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_a.post("/fhir/r4/ServiceRequest", service_request_body(
+            patient, identifier=[{"value": "PARTNER-REF-1"}]))
+    assert response.status_code == 201, response.content
+    pk = int(response.json()["id"])
+    assert response["Location"] == f"/fhir/r4/ServiceRequest/{pk}"
+    referral = Referral.objects.get(pk=pk)
+    assert referral.partner.identifier == "PARTNER-A" and referral.source_channel == "fhir-api"
+    assert referral.service_type == network["service"] and referral.external_identifier == "PARTNER-REF-1"
+    assert ReferralProcess.objects.filter(referral=referral).exists()
+    read = api_a.get(f"/fhir/r4/ServiceRequest/{pk}").json()
+    assert read["requester"] == {"reference": "Practitioner/dr-jones", "display": "Dr Jones"}
+    assert read["encounter"] == {"reference": "Encounter/visit-9"}
+    assert PartnerReferral.objects.get(referral=referral).resource["encounter"]["reference"] == "Encounter/visit-9"
+    search = api_a.get("/fhir/r4/ServiceRequest", {"patient": f"Patient/{patient}", "status": "active"}).json()
+    assert search["resourceType"] == "Bundle" and search["total"] == 1
+    assert api_a.get("/fhir/r4/ServiceRequest", {"status": "revoked"}).json()["total"] == 0
+    # The same external identifier again is a conflict, not a second referral.
+    assert_outcome(api_a.post("/fhir/r4/ServiceRequest", service_request_body(
+        patient, identifier=[{"value": "PARTNER-REF-1"}])), 409)
+
+
+def test_unknown_service_code_is_accepted_for_triage(network, api_a, django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    pk = create_referral(api_a, patient, django_capture_on_commit_callbacks, code="no-such-service")
+    referral = Referral.objects.get(pk=pk)
+    assert referral.service_type is None and referral.requested_code == "no-such-service"
+    assert referral.stage == "intake"
+    assert list(referral.work_items.values_list("task_type", flat=True)) == ["triage"]
+
+
+@pytest.mark.parametrize("change, status", [
+    ({"subject": {"reference": "Patient/424242"}}, 422),
+    ({"status": "completed"}, 422),
+    ({"intent": "proposal"}, 422),
+    ({"code": {"text": "no coding"}}, 422),
+    ({"priority": "whenever"}, 400),
+    ({"subject": "Patient/1"}, 400),
+    ({"status": None}, 400),
+])
+def test_service_request_invalid_is_operation_outcome_and_nothing_written(network, api_a, change, status):
+    patient = create_patient(api_a)
+    before = counts()
+    body = {k: v for k, v in {**service_request_body(patient), **change}.items() if v is not None}
+    assert_outcome(api_a.post("/fhir/r4/ServiceRequest", body), status)
+    assert counts() == before
+
+
+def test_slots_appointment_booking_conflict_and_search(network, api_a, django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    ref = create_referral(api_a, patient, django_capture_on_commit_callbacks)
+    bundle = api_a.get("/fhir/r4/Slot", {"service-type": "derm", "location": "Location/north"}).json()
+    assert bundle["total"] >= 1
+    slot = bundle["entry"][0]["resource"]
+    assert slot["status"] == "free" and slot["serviceType"][0]["coding"][0]["code"] == "derm"
+    start = slot["start"][:10]
+    narrowed = api_a.get("/fhir/r4/Slot", {"service-type": "derm", "start": [f"ge{start}", f"lt{start}T23:59:59Z"]})
+    assert all(e["resource"]["start"] < f"{start}T23:59:59Z" for e in narrowed.json()["entry"])
+    body = {"resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot['id']}"}],
+            "basedOn": [{"reference": f"ServiceRequest/{ref}"}],
+            "participant": [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}]}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_a.post("/fhir/r4/Appointment", body)
+    assert response.status_code == 201, response.content
+    appointment = response.json()
+    assert appointment["status"] == "booked" and appointment["basedOn"] == [{"reference": f"ServiceRequest/{ref}"}]
+    assert Referral.objects.get(pk=ref).stage == "booked"
+    # The same slot for a second referral of the partner: 409, nothing written.
+    other_patient = create_patient(api_a, mrn="MRN-2", birth="1970-02-02")
+    ref2 = create_referral(api_a, other_patient, django_capture_on_commit_callbacks)
+    before = counts()
+    conflict = api_a.post("/fhir/r4/Appointment", {**body, "basedOn": [{"reference": f"ServiceRequest/{ref2}"}]})
+    assert_outcome(conflict, 409)
+    assert counts() == before
+    found = api_a.get("/fhir/r4/Appointment", {"based-on": f"ServiceRequest/{ref}"}).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == [appointment["id"]]
+    assert api_a.get("/fhir/r4/Appointment", {"patient": f"Patient/{other_patient}"}).json()["total"] == 0
+
+
+@pytest.mark.parametrize("change", [
+    {"slot": [{"reference": "Slot/garbage"}]},
+    {"slot": []},
+    {"basedOn": [{"reference": "ServiceRequest/999999"}]},
+    {"participant": []},
+    {"status": "nonsense"},
+])
+def test_appointment_invalid_is_4xx_and_nothing_written(network, api_a, django_capture_on_commit_callbacks, change):
+    patient = create_patient(api_a)
+    ref = create_referral(api_a, patient, django_capture_on_commit_callbacks)
+    slot = api_a.get("/fhir/r4/Slot", {"service-type": "derm"}).json()["entry"][0]["resource"]["id"]
+    body = {"resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot}"}],
+            "basedOn": [{"reference": f"ServiceRequest/{ref}"}],
+            "participant": [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}], **change}
+    before = counts()
+    response = api_a.post("/fhir/r4/Appointment", body)
+    assert 400 <= response.status_code < 500 and response.json()["resourceType"] == "OperationOutcome"
+    assert counts() == before
+
+
+def test_slot_search_needs_a_known_service_type_and_valid_dates(network, api_a):
+    assert_outcome(api_a.get("/fhir/r4/Slot"), 400)
+    assert_outcome(api_a.get("/fhir/r4/Slot", {"service-type": "nope"}), 400)
+    assert_outcome(api_a.get("/fhir/r4/Slot", {"service-type": "derm", "start": "2026-01-01"}), 400)
+    assert_outcome(api_a.get("/fhir/r4/Slot", {"service-type": "derm", "location": "mars"}), 400)
+
+
+def test_tasks_map_flow_states_and_steps(network, api_a, django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    ref = create_referral(api_a, patient, django_capture_on_commit_callbacks)
+    bundle = api_a.get("/fhir/r4/Task", {"focus": f"ServiceRequest/{ref}"}).json()
+    tasks = [e["resource"] for e in bundle["entry"]]
+    assert tasks and all(t["focus"] == {"reference": f"ServiceRequest/{ref}"} for t in tasks)
+    statuses = {t["businessStatus"]["coding"][0]["code"]: t["status"] for t in tasks}
+    # No coverage on file: eligibility ran (a job, completed) and a person must verify it (a human task, ready).
+    assert statuses["eligibility"] == "completed"
+    assert statuses["verify_eligibility"] == "ready"
+
+
+def test_idempotency_same_body_replays_other_body_422(network, api_a, django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    body = service_request_body(patient)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "key-1"})
+    with django_capture_on_commit_callbacks(execute=True):
+        second = api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "key-1"})
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json() and second["Location"] == first["Location"]
+    assert second["Idempotent-Replayed"] == "true"
+    assert Referral.objects.count() == 1
+    other = api_a.post("/fhir/r4/ServiceRequest", {**body, "priority": "urgent"}, **{"Idempotency-Key": "key-1"})
+    assert_outcome(other, 422)
+    assert Referral.objects.count() == 1
+    # Errors are remembered too (same key, same bad body, same answer), and keys are per client.
+    bad = {**body, "subject": {"reference": "Patient/777777"}}
+    assert api_a.post("/fhir/r4/ServiceRequest", bad, **{"Idempotency-Key": "key-2"}).status_code == 422
+    assert api_a.post("/fhir/r4/ServiceRequest", bad, **{"Idempotency-Key": "key-2"}).status_code == 422
+    assert IdempotencyRecord.objects.count() == 2
+
+
+def test_idempotency_records_are_kept_24_hours_then_purged(network, api_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from partners.services import idempotency_purge
+
+    api_a.post("/fhir/r4/Patient", patient_body(), **{"Idempotency-Key": "k"})
+    assert idempotency_purge(now=timezone.now() + timedelta(hours=23)) == 0
+    assert idempotency_purge(now=timezone.now() + timedelta(hours=25)) == 1
+
+
+def _examples(kind):
+    root = Path(settings.BASE_DIR).parent / "shared" / "data" / "fhir-r4-core"
+    if not root.is_dir():
+        pytest.skip(f"The shared FHIR examples are not present at {root}.")
+    return sorted(root.glob(f"{kind}-*.json"))
+
+
+@pytest.mark.parametrize("kind, path", [
+    ("Patient", "/fhir/r4/Patient"), ("Coverage", "/fhir/r4/Coverage"),
+    ("ServiceRequest", "/fhir/r4/ServiceRequest"), ("Appointment", "/fhir/r4/Appointment")])
+def test_official_examples_are_accepted_or_answered_with_4xx(network, api_a, kind, path,
+                                                             django_capture_on_commit_callbacks):
+    files = _examples(kind)
+    assert files
+    for file in files:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api_a.post(path, json.loads(file.read_text()))
+        assert response.status_code < 500, (file.name, response.content)
+        body = response.json()
+        if response.status_code >= 400:
+            assert body["resourceType"] == "OperationOutcome", file.name
+        else:
+            assert body["resourceType"] == kind, file.name
+
+
+def test_official_slot_example_is_not_a_slot_we_can_book(network, api_a, django_capture_on_commit_callbacks):
+    files = _examples("Slot")
+    patient = create_patient(api_a)
+    ref = create_referral(api_a, patient, django_capture_on_commit_callbacks)
+    for file in files:
+        slot_id = json.loads(file.read_text())["id"]
+        response = api_a.post("/fhir/r4/Appointment", {
+            "resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot_id}"}],
+            "basedOn": [{"reference": f"ServiceRequest/{ref}"}],
+            "participant": [{"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}]})
+        assert_outcome(response, 422)
+
+
+def test_official_service_requests_adapted_to_our_patient_are_accepted(network, api_a,
+                                                                       django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    for file in _examples("ServiceRequest"):
+        body = json.loads(file.read_text())
+        body.update(status="active", intent="order", subject={"reference": f"Patient/{patient}"})
+        body.pop("identifier", None)
+        body.pop("id", None)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api_a.post("/fhir/r4/ServiceRequest", body)
+        assert response.status_code in (201, 422), (file.name, response.content)
+        if response.status_code == 422:  # only for a request that names no service code at all
+            assert "code" in response.json()["issue"][0]["diagnostics"], file.name
+    assert Referral.objects.filter(partner__identifier="PARTNER-A", service_type__isnull=True).exists()
+
+
+def test_hostile_bodies_are_4xx(api_a):
+    assert_outcome(api_a.post("/fhir/r4/Patient", "[" * 100000), 400)
+    deep = {"resourceType": "Patient", "extension": []}
+    node = deep
+    for _ in range(60):
+        child = {"url": "http://x", "extension": []}
+        node["extension"].append(child)
+        node = child
+    assert 400 <= api_a.post("/fhir/r4/Patient", deep).status_code < 500
+    assert_outcome(api_a.get("/fhir/r4/ServiceRequest", {"_offset": "9" * 5000}), 400)
+    assert_outcome(api_a.get("/fhir/r4/Slot", {"service-type": "x", "start": "ge9999-12-31"}), 400)
+    assert api_a.get("/fhir/r4/ServiceRequest/99999999999999999999999").status_code == 404
+    assert api_a.get("/api/v1/referrals", {"patient": "9" * 40}).status_code == 400

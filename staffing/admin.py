@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from healthops.admin import ReadOnlyAdmin
+
 from .models import (
     Credential,
     CredentialKind,
@@ -75,19 +77,6 @@ class StaffingSettingsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not StaffingSettings.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by services only; shown here for the record."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

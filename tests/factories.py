@@ -1,7 +1,7 @@
 """Small builders for test data: a network with two sites, a service, resources, patients and referrals."""
 
 import itertools
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -97,3 +97,30 @@ def referral(at: Site, patient_=None, service=None, **kw):
         actor=kw.pop("actor", None) or system_user(), patient=patient_ if patient_ is not None else patient(at),
         service_type=service or service_type(), received_at=kw.pop("received_at", timezone.now()), **kw,
     )
+
+
+def point_at_sandbox(settings, sandbox) -> None:
+    """Payer and messaging calls go to the in-process sandbox, with short timeouts and no waiting between retries."""
+    settings.PAYER_URL = f"{sandbox.base_url}/payer"
+    settings.MESSAGING_URL = f"{sandbox.base_url}/messaging"
+    settings.INTEGRATIONS = {"TIMEOUT_SECONDS": 1, "MAX_ATTEMPTS": 2, "BACKOFF_BASE_SECONDS": 0,
+                             "BACKOFF_MAX_SECONDS": 0, "FAILURE_THRESHOLD": 5, "OPEN_SECONDS": 60}
+
+
+def bookable_clinic(at: Site, *, auto_book: bool = True) -> ServiceType:
+    """A dermatology service at `at` with one room open around the clock and one physician on shift 14:00-20:00 UTC
+    for the next two weeks: plenty of free slots."""
+    from scheduling.models import WeeklyAvailability
+    from staffing.models import Shift
+
+    service = service_type(code="derm", name="Dermatology consult", auto_book=auto_book, min_notice_hours=1)
+    exam = room(at)
+    doctor = staff(at)
+    WeeklyAvailability.objects.bulk_create([
+        WeeklyAvailability(resource=exam.resource, weekday=weekday, start_time=time(0), end_time=time(23, 59))
+        for weekday in range(7)])
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    Shift.objects.bulk_create([
+        Shift(staff=doctor, site=at, start=today + timedelta(days=day, hours=14), end=today + timedelta(days=day, hours=20))
+        for day in range(1, 15)])
+    return service

@@ -1,17 +1,13 @@
 """Partner API fixtures: a bookable network, two partners with tokens, and a client that speaks FHIR JSON."""
 
 import json
-from datetime import time, timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from healthops.audit import system_user
 from partners.models import Scope
 from partners.services import partner_client_create, partner_organization_ensure
-from scheduling.models import WeeklyAvailability
-from staffing.models import Shift
 
 from .. import factories
 
@@ -27,20 +23,8 @@ def inline_jobs(monkeypatch):
 
 @pytest.fixture
 def network(north, sandbox, settings):
-    settings.PAYER_URL = f"{sandbox.base_url}/payer"
-    settings.MESSAGING_URL = f"{sandbox.base_url}/messaging"
-    settings.INTEGRATIONS = {"TIMEOUT_SECONDS": 1, "MAX_ATTEMPTS": 2, "BACKOFF_BASE_SECONDS": 0,
-                             "BACKOFF_MAX_SECONDS": 0, "FAILURE_THRESHOLD": 5, "OPEN_SECONDS": 60}
-    service = factories.service_type(code="derm", name="Dermatology consult", auto_book=False, min_notice_hours=1)
-    room = factories.room(north)
-    doctor = factories.staff(north)
-    for weekday in range(7):
-        WeeklyAvailability.objects.create(resource=room.resource, weekday=weekday, start_time=time(0),
-                                          end_time=time(23, 59))
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    for day in range(1, 15):
-        Shift.objects.create(staff=doctor, site=north, start=today + timedelta(days=day, hours=14),
-                             end=today + timedelta(days=day, hours=20))
+    factories.point_at_sandbox(settings, sandbox)
+    service = factories.bookable_clinic(north, auto_book=False)
     payer = factories.payer()
     from authorizations.models import PayerRule
 

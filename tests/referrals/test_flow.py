@@ -1,9 +1,8 @@
 """The ReferralFlow end to end, with the payer sandbox over HTTP and jobs run inline (django-q2 sync)."""
 
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 
 import pytest
-from django.utils import timezone
 
 from authorizations.models import PayerRule
 from authorizations.services import coverage_create
@@ -11,8 +10,6 @@ from healthops.audit import system_user
 from healthops.models import Event
 from referrals.models import Referral, ReferralProcess, WorkItem
 from referrals.work import open_task, referral_start_flow, task_complete
-from scheduling.models import WeeklyAvailability
-from staffing.models import Shift
 
 from .. import factories
 
@@ -28,19 +25,8 @@ def inline_jobs(monkeypatch):
 
 @pytest.fixture
 def network(north, sandbox, settings):
-    settings.PAYER_URL = f"{sandbox.base_url}/payer"
-    settings.MESSAGING_URL = f"{sandbox.base_url}/messaging"
-    settings.INTEGRATIONS = {"TIMEOUT_SECONDS": 1, "MAX_ATTEMPTS": 2, "BACKOFF_BASE_SECONDS": 0,
-                             "BACKOFF_MAX_SECONDS": 0, "FAILURE_THRESHOLD": 5, "OPEN_SECONDS": 60}
-    service = factories.service_type(code="derm", name="Dermatology consult", auto_book=True, min_notice_hours=1)
-    room = factories.room(north)
-    doctor = factories.staff(north)
-    for weekday in range(7):
-        WeeklyAvailability.objects.create(resource=room.resource, weekday=weekday, start_time=time(0), end_time=time(23, 59))
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    for day in range(1, 15):
-        Shift.objects.create(staff=doctor, site=north, start=today + timedelta(days=day, hours=14),
-                             end=today + timedelta(days=day, hours=20))
+    factories.point_at_sandbox(settings, sandbox)
+    service = factories.bookable_clinic(north, auto_book=True)
     payer = factories.payer()
     return {"site": north, "service": service, "payer": payer, "sandbox": sandbox}
 

@@ -2,7 +2,7 @@
 assigning, holds, and every task type's action moving the ReferralFlow on (payer sandbox over HTTP, jobs inline)."""
 
 import re
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
@@ -19,8 +19,6 @@ from healthops.models import Event
 from referrals.models import Referral, WorkItem
 from referrals.services import referral_create
 from referrals.work import referral_start_flow, release_due_holds, task_claim, task_hold
-from scheduling.models import WeeklyAvailability
-from staffing.models import Shift
 
 from .. import factories
 
@@ -38,20 +36,8 @@ def inline_jobs(monkeypatch, settings, tmp_path):
 
 @pytest.fixture
 def network(north, sandbox, settings):
-    settings.PAYER_URL = f"{sandbox.base_url}/payer"
-    settings.MESSAGING_URL = f"{sandbox.base_url}/messaging"
-    settings.INTEGRATIONS = {"TIMEOUT_SECONDS": 1, "MAX_ATTEMPTS": 2, "BACKOFF_BASE_SECONDS": 0,
-                             "BACKOFF_MAX_SECONDS": 0, "FAILURE_THRESHOLD": 5, "OPEN_SECONDS": 60}
-    service = factories.service_type(code="derm", name="Dermatology consult", auto_book=True, min_notice_hours=1)
-    room = factories.room(north)
-    doctor = factories.staff(north)
-    for weekday in range(7):
-        WeeklyAvailability.objects.create(resource=room.resource, weekday=weekday, start_time=time(0),
-                                          end_time=time(23, 59))
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    for day in range(1, 15):
-        Shift.objects.create(staff=doctor, site=north, start=today + timedelta(days=day, hours=14),
-                             end=today + timedelta(days=day, hours=20))
+    factories.point_at_sandbox(settings, sandbox)
+    service = factories.bookable_clinic(north, auto_book=True)
     return {"site": north, "service": service, "payer": factories.payer(), "sandbox": sandbox}
 
 

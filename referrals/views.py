@@ -112,7 +112,8 @@ def referral_book(request, pk: int):
                                     override=form.override())
     except DomainError as exc:
         # A full group session can still be booked with an override; a taken slot gets fresh suggestions.
-        needs_override = exc.code == "capacity-full" or (form.override() and exc.code != "slot-taken")
+        needs_override = exc.code in ("capacity-full", "staffing-capacity") or (
+            form.override() and exc.code != "slot-taken")
         error = SLOT_TAKEN if exc.code == "slot-taken" else exc.message
         return _render_book(request, referral, error=error, override=form if needs_override else None,
                             status=exc.status)

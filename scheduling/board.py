@@ -45,6 +45,7 @@ class BoardRow:
     detail: str
     items: list[BoardItem] = field(default_factory=list)
     cells: list[dict] = field(default_factory=list)  # week view: one per day
+    warnings: list[str] = field(default_factory=list)  # staffing: overtime, rest rule, expiring credential
 
 
 @dataclass
@@ -169,6 +170,7 @@ def board_day(*, site: Site, day: date, full_day: bool = False) -> Board:
     for row in rows:
         ordered = sorted(items.get(row.resource_id, []), key=lambda i: (LAYER[i.kind], i.start))
         row.items = [p for i in ordered if (p := _position(i, start, end))]
+    _add_staffing_warnings(rows, staff, day)
     return Board(site=site, day=day, view="day", rows=rows, start=start, end=end, ticks=ticks, full_day=full_day,
                  clipped=clipped)
 
@@ -260,3 +262,27 @@ def _cell(day: date, booked: int, free: int, closed: int) -> dict:
 def _duration(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     return f"{hours}h{rest:02d}" if hours else f"{rest}m"
+
+
+def _add_staffing_warnings(rows: list[BoardRow], staff: dict[int, int], day: date) -> None:
+    """Overtime, rest-rule breaches and credentials expiring within 14 days, on the staff rows they concern."""
+    from staffing.models import Credential
+    from staffing.selectors import roster_week
+
+    if not staff:
+        return
+    member_to_resource = {member: rid for rid, member in staff.items()}
+    by_resource: dict[int, list[str]] = defaultdict(list)
+    for line in roster_week(site_ids=None, week_start=day, staff_ids=list(member_to_resource)).rows:
+        rid = member_to_resource.get(line.member.pk)
+        if rid is None:
+            continue
+        if line.overtime:
+            by_resource[rid].append(f"Overtime: {line.projected_hours} h projected this week (threshold {line.threshold} h)")
+        by_resource[rid] += [f"Rest rule: {v}" for v in line.rest_violations]
+    for c in Credential.objects.filter(staff_id__in=member_to_resource, expires_on__lte=day + timedelta(days=14)
+                                       ).select_related("kind"):
+        verb = "expired" if c.expires_on < day else "expires"
+        by_resource[member_to_resource[c.staff_id]].append(f"{c.kind.name} {verb} {c.expires_on:%b %-d}")
+    for row in rows:
+        row.warnings = by_resource.get(row.resource_id, [])

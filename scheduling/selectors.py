@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from healthops.models import Patient, Resource, Site
 from healthops.permissions import site_ids_for
+from staffing.checks import booking_staff_problems
 
 from .models import Appointment, ServiceType, WaitlistEntry, WaitlistOffer
 from .services import TRANSITIONS
@@ -102,6 +103,7 @@ class Suggestion:
     group_session: bool = False
     places_left: int | None = None
     capacity: int = 1
+    warnings: list[str] = field(default_factory=list)  # staffing: overtime, rest, credential
 
 
 def _badges(prefs: Preferences, local: datetime) -> list[str]:
@@ -159,6 +161,9 @@ def slot_suggestions(*, service_type: ServiceType, site_ids: list[int], preferen
             badges=_badges(prefs, c.start.astimezone(site.tz)), group_session=bool(c.booking_id),
             places_left=service_type.capacity - taken.get(c.booking_id, 0) if c.booking_id else None,
             capacity=service_type.capacity,
+            warnings=[w for r in held if r.kind == Resource.Kind.STAFF
+                      for w in booking_staff_problems(staff_member=r.staff_member, service_type=service_type,
+                                                      start=c.start, end=c.end, site=site)],
         ))
     return out
 

@@ -186,6 +186,8 @@ def slot_book(*, token: str, patient: Patient, actor, status: str = S.BOOKED, ov
                              resource_ids=ref.resource_ids)
     if problem:
         raise Conflict(f"{problem} Search again for a free slot.", code="slot-taken")
+    _check_rostered_capacity(service_type=service_type, site=site, start=ref.start, end=ref.end, actor=actor,
+                             override=override, patient=patient)
     resources = list(Resource.objects.filter(pk__in=ref.resource_ids))
     return appointment_book(patient=patient, service_type=service_type, site=site, start=ref.start, end=ref.end,
                             resources=resources, actor=actor, status=status, rescheduled_from=rescheduled_from)
@@ -214,3 +216,17 @@ def appointment_reschedule(*, appointment: Appointment, token: str, actor, reaso
          data={"appointment_id": old.pk, "new_appointment_id": new.pk, "reason": reason,
                "from_start": old.start.isoformat(), "to_start": new.start.isoformat()})
     return new
+
+
+def _check_rostered_capacity(*, service_type, site, start, end, actor, override, patient) -> None:
+    """Booking beyond the day's rostered staff time for the role warns and needs an override with a reason."""
+    from staffing.checks import booking_capacity_problem
+
+    problem = booking_capacity_problem(site=site, service_type=service_type, start=start, end=end)
+    if not problem:
+        return
+    if not override:
+        raise Conflict(problem, code="staffing-capacity")
+    override_record(rule="staffing.capacity", subject=f"site/{site.code}", actor=actor,
+                    reason_code=override.get("reason_code", ""), justification=override.get("justification", ""),
+                    data={"service_type": service_type.code, "start": start.isoformat(), "patient_id": patient.pk})

@@ -45,6 +45,7 @@ def seed_demo(*, scale: int = 1, with_users: bool = True, now: datetime | None =
             first, last = ctx.anchor - timedelta(days=PAST_DAYS), ctx.anchor + timedelta(days=FUTURE_DAYS)
             seed_shifts(ctx, first, last)
             seed_availability(ctx, first, last)
+            seed_staffing_thresholds()
             if with_users:
                 seed_users(ctx)
             seed_base_patients(ctx, pool)
@@ -54,3 +55,13 @@ def seed_demo(*, scale: int = 1, with_users: bool = True, now: datetime | None =
             # Benchmark volume: bulk inserts in chunks, each chunk its own transaction.
             seed_bulk(ctx, scale=scale, pool=pool, progress=progress)
     return ctx
+
+
+def seed_staffing_thresholds() -> None:
+    """The demo clinics roster 8.5-hour shifts that include an unpaid 30-minute meal break: 42.5 h on site is a
+    normal week there, so that is the overtime threshold of the demo's rule console (the product default is 40 h)."""
+    from decimal import Decimal
+
+    from staffing.models import StaffingSettings
+
+    StaffingSettings.objects.get_or_create(pk=1, defaults={"weekly_hours_threshold": Decimal("42.5")})

@@ -186,6 +186,7 @@ def slot_book(*, token: str, patient: Patient, actor, status: str = S.BOOKED, ov
                              resource_ids=ref.resource_ids)
     if problem:
         raise Conflict(f"{problem} Search again for a free slot.", code="slot-taken")
+    _check_credentials(service_type=service_type, site=site, start=ref.start, resource_ids=ref.resource_ids)
     _check_rostered_capacity(service_type=service_type, site=site, start=ref.start, end=ref.end, actor=actor,
                              override=override, patient=patient)
     resources = list(Resource.objects.filter(pk__in=ref.resource_ids))
@@ -230,3 +231,14 @@ def _check_rostered_capacity(*, service_type, site, start, end, actor, override,
     override_record(rule="staffing.capacity", subject=f"site/{site.code}", actor=actor,
                     reason_code=override.get("reason_code", ""), justification=override.get("justification", ""),
                     data={"service_type": service_type.code, "start": start.isoformat(), "patient_id": patient.pk})
+
+
+def _check_credentials(*, service_type, site, start, resource_ids) -> None:
+    """The staff member must hold a valid credential for the service on the day (it may have lapsed since the search)."""
+    from staffing.checks import credential_problem
+    from staffing.models import StaffMember
+
+    for member in StaffMember.objects.filter(resource_id__in=resource_ids).prefetch_related("credentials__kind"):
+        if problem := credential_problem(staff_member=member, service_type=service_type,
+                                         day=start.astimezone(site.tz).date()):
+            raise Conflict(problem, code="credential")

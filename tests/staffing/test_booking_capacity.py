@@ -79,3 +79,21 @@ def test_board_shows_staffing_warnings_on_staff_rows(clinic, client, scheduler):
     page = client.get("/scheduling/board/", {"site": clinic["site"].pk, "day": local_day.isoformat()})
     assert page.status_code == 200
     assert "staffing-warning" in page.content.decode() and "Overtime" in page.content.decode()
+
+
+def test_a_credential_that_lapsed_after_the_search_blocks_the_booking(clinic):
+    from datetime import date
+
+    from staffing.models import Credential, CredentialKind, StaffMember
+
+    kind = CredentialKind.objects.create(code="derm-cert", name="Dermatology certification")
+    clinic["service"].required_credential = kind
+    clinic["service"].save()
+    doctor = StaffMember.objects.get()
+    credential = Credential.objects.create(staff=doctor, kind=kind, expires_on=date(2099, 1, 1))
+    slot = slot_that_day(clinic)
+    credential.expires_on = date(2000, 1, 1)
+    credential.save()
+    with pytest.raises(Conflict, match="expired") as refused:
+        slot_book(token=slot.token, patient=factories.patient(clinic["site"]), actor=system_user())
+    assert refused.value.code == "credential"

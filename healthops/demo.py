@@ -17,6 +17,8 @@ def main() -> int:
 
     # Web and worker talk to the sandbox this demo starts, wherever it listens.
     os.environ.setdefault("SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
+    # Keep the terminal readable: warnings and errors only (LOG_LEVEL=INFO shows every request and call).
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     webhook = f"http://{host}:{port}/integrations/payer/{settings.PAYER_WEBHOOK_TOKEN}/notifications"
     processes = {
         "sandbox": subprocess.Popen([python, "manage.py", "run_sandbox", "--port", sandbox_port,

@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "partners.middleware.ApiAuditMiddleware",
 ]
 
 ROOT_URLCONF = "healthops.urls"

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from .models import IdempotencyRecord, PartnerClient, PartnerPatient, PartnerReferral, RateLimitBucket, Scope
+from .models import ApiCall, IdempotencyRecord, PartnerClient, PartnerPatient, PartnerReferral, RateLimitBucket, Scope
 from .services import partner_client_create, partner_client_revoke
 
 
@@ -51,3 +51,23 @@ class PartnerReferralAdmin(admin.ModelAdmin):
 
 admin.site.register(PartnerPatient, list_display=["organization", "patient", "linked_at"], raw_id_fields=["patient"])
 admin.site.register(RateLimitBucket, list_display=["client", "tokens", "updated_at"])
+
+
+@admin.register(ApiCall)
+class ApiCallAdmin(admin.ModelAdmin):
+    """The API audit: who called which endpoint, with what outcome and how fast. Read-only."""
+
+    list_display = ["at", "client", "user", "method", "route", "status", "latency_ms"]
+    list_filter = ["status", "method", "client"]
+    search_fields = ["route", "client__prefix", "client__organization__name"]
+    date_hierarchy = "at"
+    list_select_related = ["client", "user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -108,3 +108,22 @@ class PartnerPatient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} knows patient {self.patient_id}"
+
+
+class ApiCall(models.Model):
+    """One call to the partner APIs: who, which endpoint (its route, never the path with ids), outcome, latency."""
+
+    client = models.ForeignKey(PartnerClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    method = models.CharField(max_length=8)
+    route = models.CharField(max_length=200)
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField()
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["client", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route} {self.status}"

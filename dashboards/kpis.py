@@ -17,13 +17,12 @@ from django.db.models.functions import TruncDate
 from authorizations.models import Authorization
 from referrals.models import Referral
 from scheduling.models import Appointment, BookedResource, WeeklyAvailability
-from staffing.models import Shift
+from staffing.models import Shift, StaffingSettings
 
 from .models import AccessSnapshot, ReferralFacts, StageVisit, TaskFact
 
 HOUR = 3600.0
-OVERTIME_HOURS = 40.0
-OVERTIME_RISK_HOURS = 36.0  # 90% of a 40-hour week already on the roster
+OVERTIME_RISK_SHARE = 0.9  # at risk: 90% of the weekly threshold already on the roster (as staffing's lists say)
 QUEUE_LABELS = {
     "triage": "Intake triage", "patient_match": "Patient match", "outreach": "Document outreach",
     "verify_eligibility": "Verify eligibility", "auth_determination": "Authorization determination",
@@ -87,8 +86,9 @@ DEFINITIONS = [
         "Days from now to the third free slot for the service at the site (the standard access measure), from "
         "the slot search; recomputed by the refresh job every 15 minutes.", "A snapshot: now.", "slot search"),
     KPI("overtime", "Staff at overtime risk", "staff",
-        f"Staff whose rostered shift hours in the current week (Monday to Sunday) reach {OVERTIME_RISK_HOURS:g} h "
-        f"(overtime past {OVERTIME_HOURS:g} h).", "A snapshot: the current week.", "shifts"),
+        f"Staff whose rostered shift hours in the current week (Monday to Sunday) reach {OVERTIME_RISK_SHARE:.0%} of "
+        "the weekly threshold set in the rule console (Staffing settings; overtime past the threshold itself).",
+        "A snapshot: the current week.", "shifts"),
     KPI("bottleneck", "Where cases wait longest (stage x site)", "hours",
         "Each stay of a referral in a stage, from the stage event that entered it to the one that left it; median "
         "hours per stage and site. The process map counts stage-to-stage transitions and their median wait.",
@@ -451,8 +451,9 @@ def overtime_risk(f: Filters, now: datetime) -> list[dict]:
         staff_ids = set(shifts.values_list("staff_id", flat=True))
         shifts = Shift.objects.filter(start__gte=start, start__lt=end, staff_id__in=staff_ids)
     totals = _duration_sum(shifts, ["staff_id", "staff__given_name", "staff__family_name", "staff__role"])
+    threshold = float(StaffingSettings.current().weekly_hours_threshold)  # one rule, shared with staffing
     rows = [{"staff_id": k[0], "name": f"{k[1]} {k[2]}", "role": k[3], "hours": hours(v),
-             "over": v / HOUR > OVERTIME_HOURS} for k, v in totals.items() if v / HOUR >= OVERTIME_RISK_HOURS]
+             "over": v / HOUR > threshold} for k, v in totals.items() if v / HOUR >= threshold * OVERTIME_RISK_SHARE]
     return sorted(rows, key=lambda r: (-r["hours"], r["name"]))
 
 

@@ -47,19 +47,31 @@ def coverage_resource(coverage) -> dict:
 
 
 KEEP_AS_SENT = ("requester", "performer", "performerType", "encounter", "reasonCode", "reasonReference", "note",
-                "supportingInfo", "category", "occurrenceDateTime", "occurrencePeriod", "orderDetail",
-                "locationReference", "locationCode", "insurance", "extension")
+                "supportingInfo", "category", "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming",
+                "orderDetail", "quantityQuantity", "quantityRatio", "quantityRange", "bodySite",
+                "patientInstruction", "locationReference", "locationCode", "insurance", "extension")
+
+
+def _service_code(referral, sent: dict) -> dict:
+    """The code as the partner sent it (a code in another system, such as X12 service type 3, stays in that system),
+    led by our service type's coding when the referral names one of ours."""
+    ours = {"system": SERVICE_SYSTEM, "code": referral.requested_code}
+    if referral.service_type_id:
+        ours.update(code=referral.service_type.code, display=referral.service_type.name)
+    code = dict(sent.get("code") or {})
+    theirs = [c for c in code.get("coding") or [] if isinstance(c, dict) and c.get("system") not in (None, SERVICE_SYSTEM)]
+    if referral.service_type_id or not theirs:
+        theirs.insert(0, ours)
+    code["coding"] = theirs
+    return code
 
 
 def service_request_resource(referral) -> dict:
     sent = getattr(getattr(referral, "partner_record", None), "resource", None) or {}
     resource = {key: sent[key] for key in KEEP_AS_SENT if key in sent}
-    coding = {"system": SERVICE_SYSTEM, "code": referral.requested_code}
-    if referral.service_type_id:
-        coding["display"] = referral.service_type.name
     resource.update({
         "resourceType": "ServiceRequest", "id": str(referral.pk), "status": referral.status, "intent": "order",
-        "priority": referral.priority, "code": {"coding": [coding]},
+        "priority": referral.priority, "code": _service_code(referral, sent),
         "authoredOn": _iso(referral.received_at), "meta": {"lastUpdated": _iso(referral.updated_at)},
     })
     if referral.patient_id:

@@ -100,6 +100,8 @@ def test_service_request_creates_a_referral_and_starts_the_flow(network, api_a, 
     read = api_a.get(f"/fhir/r4/ServiceRequest/{pk}").json()
     assert read["requester"] == {"reference": "Practitioner/dr-jones", "display": "Dr Jones"}
     assert read["encounter"] == {"reference": "Encounter/visit-9"}
+    assert read["code"]["coding"] == [{"system": "urn:healthops:service-type", "code": "derm",
+                                       "display": network["service"].name}]
     assert PartnerReferral.objects.get(referral=referral).resource["encounter"]["reference"] == "Encounter/visit-9"
     search = api_a.get("/fhir/r4/ServiceRequest", {"patient": f"Patient/{patient}", "status": "active"}).json()
     assert search["resourceType"] == "Bundle" and search["total"] == 1
@@ -289,7 +291,51 @@ def test_official_service_requests_adapted_to_our_patient_are_accepted(network, 
         assert response.status_code in (201, 422), (file.name, response.content)
         if response.status_code == 422:  # only for a request that names no service code at all
             assert "code" in response.json()["issue"][0]["diagnostics"], file.name
+            continue
+        # FHIR's default priority is routine; most examples carry none, do-not-turn is stat.
+        expected = body.get("priority", "routine")
+        assert Referral.objects.get(pk=response.json()["id"]).priority == expected, file.name
+        assert response.json()["priority"] == expected, file.name
     assert Referral.objects.filter(partner__identifier="PARTNER-A", service_type__isnull=True).exists()
+    assert Referral.objects.filter(priority="stat").exists()
+
+
+def _pas_referral_bundle(shared_data) -> dict:
+    """The resources of the Da Vinci PAS referral request bundle, by their reference inside it."""
+    path = shared_data / "fhir-davinci-pas-2.2.1" / "Bundle-ReferralAuthorizationBundleExample.json"
+    entries = json.loads(path.read_text())["entry"]
+    return {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"] for e in entries}
+
+
+def test_davinci_pas_referral_example_is_accepted(network, api_a, shared_data, django_capture_on_commit_callbacks):
+    resources = _pas_referral_bundle(shared_data)
+    request = resources["ServiceRequest/ReferralRequestExample"]
+    subscriber = resources[request["subject"]["reference"]]
+    # The PAS subscriber has no birth date; we create (and later match) patients on identifier and birth date, so
+    # as sent it is refused with a 422 that says what is missing, and the partner adds the date from its record.
+    refused = assert_outcome(api_a.post("/fhir/r4/Patient", subscriber), 422)
+    assert "birthDate" in refused["issue"][0]["diagnostics"]
+    created = api_a.post("/fhir/r4/Patient", {**subscriber, "birthDate": "1961-03-14"})
+    assert created.status_code == 201, created.content
+    patient = int(created.json()["id"])
+    assert Patient.objects.get(pk=patient).mrn == "12345678901"  # the member id (system .../MIN), no MR type
+    # PAS names the payer by a reference into the bundle; our Coverage create names it by identifier.
+    coverage = {**resources["Coverage/InsuranceExample"], "beneficiary": {"reference": f"Patient/{patient}"},
+                "payor": [{"identifier": {"value": network["payer"].identifier}}]}
+    response = api_a.post("/fhir/r4/Coverage", coverage)
+    assert response.status_code == 201, response.content
+    # Bundle-internal references become ours; everything else is posted as the IG publishes it.
+    body = {**request, "subject": {"reference": f"Patient/{patient}"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "pas-referral-1"})
+    assert response.status_code == 201, response.content
+    referral = Referral.objects.get(pk=response.json()["id"])
+    assert referral.priority == "routine" and response.json()["priority"] == "routine"  # none given: routine
+    # X12 service type 3 (Consultation) is none of our service types: accepted, and a person triages it.
+    assert referral.requested_code == "3" and referral.service_type is None and referral.stage == "intake"
+    assert referral.coverage.member_id == "1122334455"
+    read = api_a.get(f"/fhir/r4/ServiceRequest/{referral.pk}").json()
+    assert read["code"] == request["code"] and read["quantityQuantity"] == request["quantityQuantity"]
 
 
 def test_hostile_bodies_are_4xx(api_a):

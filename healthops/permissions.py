@@ -27,6 +27,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     SCHEDULER: _VIEW_CASEWORK + _FLOW_VIEW + ["referrals.can_schedule",
         "scheduling.add_appointment", "scheduling.change_appointment", "referrals.change_referral",
+        "scheduling.book_outside_template",
         "staffing.view_timeoff",
     ],
     AUTHSPECIALIST: _VIEW_CASEWORK + _FLOW_VIEW + [

@@ -7,7 +7,7 @@ tasks are routed to roles by permission (granted to groups in healthops.permissi
 from viewflow import this
 from viewflow.workflow import flow, lock
 
-from . import steps
+from . import gates, sla, steps
 from .models import ReferralProcess
 from .qjob import Job
 from .task_views import TaskView
@@ -16,7 +16,10 @@ P = "referrals."
 
 
 def _view(title: str, permission: str):
-    return flow.View(TaskView.as_view()).Annotation(title=title).Permission(P + permission).onCreate(steps.open_work_item)
+    """A human task for a role, with its queue facts and an SLA timer that escalates it to the leads on breach."""
+    return (flow.View(TaskView.as_view()).Annotation(title=title).Permission(P + permission)
+            .onCreate(steps.open_work_item)
+            .OnTimeout(sla.due, this.sla_breached, interrupting=False, title="SLA breached"))
 
 
 class ReferralFlow(flow.Flow):
@@ -72,8 +75,23 @@ class ReferralFlow(flow.Flow):
     schedule = _view("Book an appointment", "can_schedule").Next(this.scheduled)
     scheduled = flow.If(lambda a: a.process.booked).Then(this.notify).Else(this.closed)
 
-    notify = Job(steps.run_notify).Annotation(title="Tell the patient").OnError(this.notify_by_phone).Next(this.end)
-    notify_by_phone = _view("Tell the patient by phone", "can_schedule").Next(this.end)
+    notify = Job(steps.run_notify).Annotation(title="Tell the patient").OnError(this.notify_by_phone).Next(
+        this.booked_by_override)
+    notify_by_phone = _view("Tell the patient by phone", "can_schedule").Next(this.booked_by_override)
+
+    # Booked before the payer decided (override): wait for the decision; a denial goes to a person.
+    booked_by_override = flow.If(lambda a: gates.waits_for_payer(a.process)).Then(this.await_payer).Else(this.end)
+    await_payer = flow.ConditionalCatch(gates.record_decision).Annotation(
+        title="Wait for the payer's decision").Next(this.decided_after_booking)
+    decided_after_booking = flow.If(lambda a: a.process.auth_status == "denied").Then(
+        this.denied_after_booking).Else(this.end)
+    denied_after_booking = _view("Denied after booking: appeal, keep or cancel", "can_work_authorizations").Next(
+        this.after_denial)
+    after_denial = flow.If(lambda a: a.process.auth_status == "appealed").Then(this.await_payer).Else(this.end)
+
+    # Any human task past its SLA: it stays in its queue and is escalated to the leads (non-interrupting).
+    sla_breached = flow.Function(sla.breached).Annotation(title="Escalate to the leads").Next(this.escalated)
+    escalated = flow.End().Annotation(title="Escalated")
 
     end = flow.End().Annotation(title="Booked")
     closed = flow.End().Annotation(title="Closed")

@@ -14,7 +14,7 @@ from healthops.errors import DomainError, InvalidTransition
 from healthops.events import emit
 from healthops.models import Department, Organization, Patient, Site
 from scheduling.models import Appointment, DocumentKind, ServiceType
-from scheduling.services import slot_book
+from scheduling.services import book_outside_template, slot_book
 
 from .models import Referral, ReferralAppointment, ReferralAuthorization, ReferralDocument
 
@@ -165,6 +165,21 @@ def referral_link_authorization(*, referral: Referral, authorization: Authorizat
 def referral_book(*, referral: Referral, token: str, actor, override: dict | None = None) -> Appointment:
     """Book a slot found for the referral (a scheduling.slots token) for its patient, link the appointment and move
     the referral to `booked`: all three, or none (a taken slot raises Conflict and leaves nothing behind)."""
+    return _book(referral, actor, lambda patient: slot_book(token=token, patient=patient, actor=actor,
+                                                            override=override))
+
+
+@transaction.atomic
+def referral_book_outside_template(*, referral: Referral, start: datetime, staff_resource, room_resource, actor,
+                                   override: dict | None) -> Appointment:
+    """Book the referral at a time the schedule does not offer, at its own site (scheduling.services
+    .book_outside_template: permission, reason code and justification)."""
+    return _book(referral, actor, lambda patient: book_outside_template(
+        patient=patient, service_type=referral.service_type, site=referral.site, start=start,
+        staff_resource=staff_resource, room_resource=room_resource, actor=actor, override=override))
+
+
+def _book(referral: Referral, actor, book) -> Appointment:
     # Lock the referral: two schedulers booking it at once must not book two slots.
     referral = Referral.objects.select_for_update().get(pk=referral.pk)
     if referral.patient_id is None:
@@ -174,7 +189,7 @@ def referral_book(*, referral: Referral, token: str, actor, override: dict | Non
     if not referral.is_open:
         raise InvalidTransition(f"Referral R-{referral.pk} is {referral.get_stage_display().lower()}; "
                                 "it cannot be booked again.")
-    appointment = slot_book(token=token, patient=referral.patient, actor=actor, override=override)
+    appointment = book(referral.patient)
     if appointment.service_type_id != referral.service_type_id:
         raise DomainError("That slot is for another service than the referral asks for.")
     referral_link_appointment(referral=referral, appointment=appointment, actor=actor)

@@ -35,7 +35,9 @@ DEFAULT_REASONS = {"patient_match": "No patient matched the referral's identifie
                    "auth_follow_up": "Waiting for the payer's decision.",
                    "denial": "The payer denied the authorization.",
                    "schedule": "This referral needs a person to book it.",
-                   "notify_by_phone": "The patient message could not be sent."}
+                   "notify_by_phone": "The patient message could not be sent.",
+                   "denied_after_booking": "The payer denied the authorization after the appointment was booked under "
+                                           "an override: appeal, keep the booking or cancel it."}
 
 
 def _stage(referral: Referral, stage: str, reason: str = "") -> None:

@@ -295,6 +295,37 @@ def close_referral(*, task, actor, data) -> str:
     return f"R-{referral.pk} closed: {data['reason']}"
 
 
+# denied after a booking made under the "book before the payer decides" override
+
+
+@transaction.atomic
+def keep_booking(*, task, actor, data) -> str:
+    """Keep the appointment despite the denial (the patient agreed to pay, the network waives the cost...)."""
+    referral = _referral(task)
+    task_complete(task=task, actor=actor, outcome=f"Booking kept after the denial: {data['reason']}",
+                  facts={"auth_status": "denied"})
+    return f"R-{referral.pk}: the booking stays; {data['reason']}"
+
+
+@transaction.atomic
+def cancel_after_denial(*, task, actor, data) -> str:
+    """Cancel the appointments the override booked (reason: payer) and close the referral."""
+    from scheduling.models import Appointment
+    from scheduling.services import appointment_transition
+
+    referral = _referral(task)
+    cancelled = 0
+    upcoming = (Appointment.Status.PROPOSED, Appointment.Status.PENDING, Appointment.Status.BOOKED)
+    for appointment in referral.appointments.filter(status__in=upcoming).order_by("start"):
+        appointment_transition(appointment=appointment, to_status=Appointment.Status.CANCELLED, actor=actor,
+                               reason=Appointment.CancelReason.PAYER, text=data["reason"])
+        cancelled += 1
+    referral_revoke(referral=referral, actor=actor, reason=data["reason"])
+    task_complete(task=task, actor=actor, outcome=f"Cancelled after the denial: {data['reason']}",
+                  facts={"auth_status": "closed", "close_reason": data["reason"][:300]})
+    return f"R-{referral.pk} closed and {cancelled} appointment(s) cancelled: {data['reason']}"
+
+
 # schedule
 
 

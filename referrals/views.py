@@ -13,12 +13,13 @@ from healthops.errors import DomainError
 from healthops.models import Patient
 from healthops.ui import redirect_after_post, render_filtered_list, render_page_or_partial
 from scheduling import selectors as scheduling_selectors
-from scheduling.forms import SLOT_TAKEN, BookForm, SlotSearchForm
+from scheduling.forms import SLOT_TAKEN, BookForm, OutsideTemplateForm, SlotSearchForm
 
 from . import selectors
 from .forms import ReferralDocumentForm, ReferralFilterForm
 from .models import Referral, ReferralDocument
 from .services import referral_book as book_referral
+from .services import referral_book_outside_template as book_referral_outside_template
 from .services import referral_document_add
 
 
@@ -82,7 +83,15 @@ def document_upload(request, pk: int):
     return _render_detail(request, referral, form, status=400)
 
 
-def _render_book(request, referral: Referral, *, error: str = "", override: BookForm | None = None, status=200):
+def _outside_form(request, referral: Referral, data=None) -> OutsideTemplateForm | None:
+    """The 'book outside the schedule' form, for those allowed to, at the referral's site."""
+    if not request.user.has_perm("scheduling.book_outside_template") or referral.service_type_id is None:
+        return None
+    return OutsideTemplateForm(data, service_type=referral.service_type, site=referral.site, prefix="outside")
+
+
+def _render_book(request, referral: Referral, *, error: str = "", override: BookForm | None = None, status=200,
+                 outside: OutsideTemplateForm | None = None, outside_error: str = ""):
     """The booking page: ranked slots for the referral's service at the sites that offer it (the referral's own site
     first), within the approved authorization's dates."""
     problem = selectors.booking_problem(referral)
@@ -94,7 +103,8 @@ def _render_book(request, referral: Referral, *, error: str = "", override: Book
         valid_from=getattr(authorization, "valid_from", None), valid_to=getattr(authorization, "valid_to", None),
     ) if not problem and search.is_valid() else []
     context = {"referral": referral, "problem": problem, "search": search, "suggestions": suggestions, "sites": sites,
-               "authorization": authorization, "error": error, "override": override, "tz": referral.site.time_zone}
+               "authorization": authorization, "error": error, "override": override, "tz": referral.site.time_zone,
+               "outside": outside or (None if problem else _outside_form(request, referral)), "outside_error": outside_error}
     return render_page_or_partial(request, "referrals/referral_book.html", context, partial="suggestions",
                                   status=status if search.is_valid() or problem else 400)
 
@@ -120,6 +130,29 @@ def referral_book(request, pk: int):
     when = date_format(appointment.start.astimezone(appointment.site.tz), "D M j, H:i T")
     return redirect_after_post(request, referral.get_absolute_url(),
                                f"Booked {appointment.service_type} on {when} at {appointment.site}.")
+
+
+@require_POST
+@permission_required(["referrals.view_referral", "scheduling.add_appointment", "scheduling.book_outside_template"],
+                     raise_exception=True)
+def referral_book_outside(request, pk: int):
+    """Book at a time the schedule does not offer: an audited override with a reason and a justification."""
+    referral = _referral_or_404(request.user, pk)
+    if problem := selectors.booking_problem(referral):
+        return _render_book(request, referral, error=problem, status=409)
+    form = _outside_form(request, referral, request.POST)
+    if not form.is_valid():
+        return _render_book(request, referral, outside=form, status=400)
+    try:
+        appointment = book_referral_outside_template(
+            referral=referral, start=form.start(), staff_resource=form.cleaned_data["staff"],
+            room_resource=form.cleaned_data.get("room"), actor=request.user, override=form.override())
+    except DomainError as exc:
+        return _render_book(request, referral, outside=form, outside_error=exc.message, status=exc.status)
+    when = date_format(appointment.start.astimezone(appointment.site.tz), "D M j, H:i T")
+    return redirect_after_post(request, referral.get_absolute_url(),
+                               f"Booked {appointment.service_type} on {when} at {appointment.site}, outside the "
+                               "schedule (override recorded).")
 
 
 @xframe_options_sameorigin  # ?inline=1 is shown in a frame on the task page

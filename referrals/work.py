@@ -17,6 +17,7 @@ from healthops.errors import DomainError, InvalidTransition, NotAllowed
 from healthops.events import emit, subscribe
 from healthops.models import Event
 
+from . import sla
 from .models import Referral, ReferralProcess, WorkItem
 
 OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
@@ -120,6 +121,7 @@ def task_hold(*, task, actor, until: datetime | None = None, event: str = "", no
         item = task.work_item
         item.hold_until, item.hold_event, item.held_since = until, event, timezone.now()
         item.save(update_fields=["hold_until", "hold_event", "held_since"])
+        sla.rearm(item)  # the SLA clock stops
         emit("task.held", subject=item.referral.subject, source="referrals", actor=actor,
              data={"task_id": task.pk, "until": until.isoformat() if until else None, "event": event,
                    "note": note[:200]})
@@ -133,6 +135,7 @@ def task_resume(*, item: WorkItem, actor, why: str) -> None:
     item.due_at += waited
     item.hold_until, item.hold_event, item.held_since = None, "", None
     item.save(update_fields=["due_at", "hold_until", "hold_event", "held_since"])
+    sla.rearm(item)
     emit("task.resumed", subject=item.referral.subject, source="referrals", actor=actor,
          data={"task_id": item.task_id, "why": why, "waited_seconds": int(waited.total_seconds())})
 
@@ -154,23 +157,6 @@ def _release_holds_on_event(event: Event) -> None:
     for item in WorkItem.objects.filter(referral_id=int(event.subject.split("/")[1]), completed_at__isnull=True,
                                         held_since__isnull=False, hold_event=event.short_type).select_related("referral"):
         task_resume(item=item, actor=event.actor or system_user(), why=f"{event.short_type} arrived")
-
-
-def escalate_overdue(*, now: datetime | None = None) -> int:
-    """Tasks past their SLA go to the leads' queue, once, with `task.escalated`."""
-    now = now or timezone.now()
-    overdue = WorkItem.objects.filter(completed_at__isnull=True, held_since__isnull=True, escalated_at__isnull=True,
-                                      due_at__lt=now).select_related("referral", "task")
-    count = 0
-    for item in overdue:
-        with transaction.atomic():
-            item.escalated_at = now
-            item.save(update_fields=["escalated_at"])
-            emit("task.escalated", subject=item.referral.subject, source="referrals", actor=system_user(),
-                 data={"task_id": item.task_id, "task_type": item.task_type, "due_at": item.due_at.isoformat(),
-                       "permission": item.task.owner_permission})
-        count += 1
-    return count
 
 
 def task_complete(*, task, actor, outcome: str, facts: dict | None = None, automatic: bool = False) -> None:
@@ -221,6 +207,20 @@ def _payer_decided(event: Event) -> None:
         if task is not None:
             task_complete(task=task, actor=system_user(), automatic=True, facts={"auth_status": auth.status},
                           outcome=f"Payer decided: {auth.get_status_display()}")
+        _fire_waiting_catch(referral)
+
+
+def _fire_waiting_catch(referral: Referral) -> None:
+    """A referral booked by override waits for the decision at the flow's conditional catch: fire it now rather than
+    at the dispatcher's next sweep."""
+    from .flows import ReferralFlow
+
+    for task in ReferralFlow.task_class._default_manager.filter(
+            process__referralprocess__referral=referral, flow_task=ReferralFlow.await_payer, status=STATUS.NEW):
+        with task.activation() as activation:
+            if activation.start.can_proceed() and activation.condition_met():
+                activation.start()
+                activation.execute()
 
 
 @subscribe("eligibility.checked")

@@ -162,3 +162,43 @@ class WaitlistAddForm(forms.Form):
             raise forms.ValidationError("No patient with that MRN at your sites.")
         self.cleaned_data["patient"] = patient
         return self.cleaned_data["mrn"]
+
+
+class OutsideTemplateForm(forms.Form):
+    """Book at a time the schedule does not offer: who, where, when, and the override's reason and justification."""
+
+    day = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(label="Start (site time)", widget=forms.TimeInput(attrs={"type": "time", "step": 300}))
+    staff = forms.ModelChoiceField(queryset=None, label="Clinician", empty_label="Choose…")
+    room = forms.ModelChoiceField(queryset=None, required=False, label="Room", empty_label="Choose…")
+    override_reason = forms.ChoiceField(choices=choices_with_blank(Override.ReasonCode.choices, "Why outside the schedule…"),
+                                        label="Override reason")
+    justification = forms.CharField(max_length=500, min_length=10, label="Justification (at least 10 characters)",
+                                    widget=forms.TextInput(attrs={"placeholder": "e.g. Dr. Rao stays until 19:00 for "
+                                                                                 "this urgent consult"}))
+
+    def __init__(self, data=None, *, service_type: ServiceType, site: Site, **kwargs):
+        from healthops.models import Resource
+
+        from .slots import site_plans
+
+        super().__init__(data, **kwargs)
+        self.site = site
+        plan = next(iter(site_plans(service_type, [site.pk])), None)
+        staff_ids = list(plan.staff) if plan else []
+        room_ids = plan.rooms if plan else []
+        self.fields["staff"].queryset = Resource.objects.filter(pk__in=staff_ids).order_by("name")
+        self.fields["room"].queryset = Resource.objects.filter(pk__in=room_ids).order_by("name")
+        self.needs_room = bool(service_type.room_kind_id)
+        self.fields["room"].required = self.needs_room
+        if not self.needs_room:
+            del self.fields["room"]
+        self.feasible = bool(staff_ids) and (bool(room_ids) or not self.needs_room)
+
+    def start(self):
+        from datetime import datetime
+
+        return datetime.combine(self.cleaned_data["day"], self.cleaned_data["time"], tzinfo=self.site.tz)
+
+    def override(self) -> dict:
+        return {"reason_code": self.cleaned_data["override_reason"], "justification": self.cleaned_data["justification"]}

@@ -192,6 +192,7 @@ class Appointment(models.Model):
         ordering = ["start"]
         indexes = [models.Index(fields=["site", "start"]), models.Index(fields=["status", "start"])]
         constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="appointment_end_after_start")]
+        permissions = [("book_outside_template", "Can book outside the availability templates, with a reason")]
 
     def __str__(self) -> str:
         return f"{self.service_type} for patient {self.patient_id} at {self.start:%Y-%m-%d %H:%M}"

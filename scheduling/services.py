@@ -5,12 +5,12 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from healthops.errors import Conflict, DomainError, InvalidTransition
+from healthops.errors import Conflict, DomainError, InvalidTransition, NotAllowed
 from healthops.events import emit
 from healthops.models import Patient, Resource, Site
 from healthops.overrides import override_record
 
-from .models import Appointment, BookedResource, Booking, ServiceType
+from .models import Appointment, AvailabilityException, BookedResource, Booking, ServiceType
 
 S = Appointment.Status
 
@@ -192,6 +192,74 @@ def slot_book(*, token: str, patient: Patient, actor, status: str = S.BOOKED, ov
     resources = list(Resource.objects.filter(pk__in=ref.resource_ids))
     return appointment_book(patient=patient, service_type=service_type, site=site, start=ref.start, end=ref.end,
                             resources=resources, actor=actor, status=status, rescheduled_from=rescheduled_from)
+
+
+OUTSIDE_TEMPLATE_RULE = "booking.outside-template"
+
+
+@transaction.atomic
+def book_outside_template(*, patient: Patient, service_type: ServiceType, site: Site, start: datetime,
+                          staff_resource: Resource, room_resource: Resource | None, actor,
+                          override: dict | None) -> Appointment:
+    """Book a time the availability templates or shifts do not offer (an evening clinic, a clinician staying late).
+    Needs the permission and an override (reason code and justification), recorded and evented. What no override can
+    lift: a resource already booked then (the exclusion constraint), a clinician on leave or without the credential,
+    a resource that cannot deliver the service. A time the templates do offer is booked without an override."""
+    from django.utils import timezone
+
+    from staffing.models import TimeOff
+
+    from .slots import site_plans
+
+    if not actor.has_perm("scheduling.book_outside_template"):
+        raise NotAllowed("Booking outside the schedule needs the 'book outside template' permission.")
+    if start.tzinfo is None:
+        raise DomainError("Appointment times must include a time zone.")
+    if start <= timezone.now():
+        raise DomainError("Pick a time in the future.")
+    end = start + timedelta(minutes=service_type.duration_minutes)
+    plan = next(iter(site_plans(service_type, [site.pk])), None)
+    if plan is None:
+        raise DomainError(f"{site.name} does not have the staff, room and equipment {service_type.name} needs.")
+    if staff_resource.pk not in plan.staff:
+        raise DomainError(f"{staff_resource.name} cannot deliver {service_type.name} at {site.name}.")
+    resources = [staff_resource]
+    if service_type.room_kind_id:
+        if room_resource is None or room_resource.pk not in plan.rooms:
+            raise DomainError(f"Choose a {service_type.room_kind.name.lower()} room at {site.name}.")
+        resources.append(room_resource)
+    member = plan.staff[staff_resource.pk]
+    if TimeOff.objects.filter(staff=member, start__lt=end, end__gt=start).exists():
+        raise Conflict(f"{staff_resource.name} is on leave then; no override books someone on leave.", code="time-off")
+    if room_resource is not None and (closed := AvailabilityException.objects.filter(
+            resource=room_resource, start__lt=end, end__gt=start).first()):
+        raise Conflict(f"{room_resource.name} is closed then ({closed.get_kind_display().lower()}); "
+                       "no override books a closed room.", code="closed")
+    candidates = [rid for kind_ids in plan.equipment for rid in kind_ids]
+    taken = set(BookedResource.objects.filter(active=True, start__lt=end, end__gt=start)
+                .values_list("resource_id", flat=True))
+    taken |= set(AvailabilityException.objects.filter(resource_id__in=candidates, start__lt=end, end__gt=start)
+                 .values_list("resource_id", flat=True))  # equipment in maintenance counts as taken
+    for kind_ids in plan.equipment:  # one free item of each required kind
+        free = [rid for rid in kind_ids if rid not in taken]
+        if not free:
+            raise Conflict("All the equipment the service needs is in use then; pick another time.", code="slot-taken")
+        resources.append(Resource.objects.get(pk=free[0]))
+    ids = [r.pk for r in resources]
+    if taken.intersection(ids):
+        raise Conflict("The clinician or room is already booked then; pick another time.", code="slot-taken")
+    _check_credentials(service_type=service_type, site=site, start=start, resource_ids=ids)
+    outside = bundle_problem(service_type=service_type, site=site, start=start, end=end, resource_ids=ids)
+    if outside:
+        if not override:
+            raise Conflict(f"{outside} Booking outside the schedule needs an override with a reason.",
+                           code="outside-template")
+        override_record(rule=OUTSIDE_TEMPLATE_RULE, subject=f"site/{site.code}", actor=actor,
+                        reason_code=override.get("reason_code", ""), justification=override.get("justification", ""),
+                        data={"service_type": service_type.code, "start": start.isoformat(), "patient_id": patient.pk,
+                              "resources": ids, "why": outside})
+    return appointment_book(patient=patient, service_type=service_type, site=site, start=start, end=end,
+                            resources=resources, actor=actor)
 
 
 @transaction.atomic

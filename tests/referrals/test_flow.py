@@ -23,14 +23,6 @@ def inline_jobs(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
 
-@pytest.fixture
-def network(north, sandbox, settings):
-    factories.point_at_sandbox(settings, sandbox)
-    service = factories.bookable_clinic(north, auto_book=True)
-    payer = factories.payer()
-    return {"site": north, "service": service, "payer": payer, "sandbox": sandbox}
-
-
 def referral_for(network, member, *, prior_auth=False, auto_book=True, documents=()):
     PayerRule.objects.update_or_create(payer=network["payer"], service_type=network["service"],
                                        defaults={"prior_auth_required": prior_auth})

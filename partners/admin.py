@@ -50,7 +50,7 @@ class PartnerReferralAdmin(admin.ModelAdmin):
 
 
 admin.site.register(PartnerPatient, list_display=["organization", "patient", "linked_at"], raw_id_fields=["patient"])
-admin.site.register(RateLimitBucket, list_display=["client", "tokens", "updated_at"])
+admin.site.register(RateLimitBucket, list_display=["client", "tat"])
 
 
 @admin.register(ApiCall)

@@ -9,12 +9,18 @@ from django.db import IntegrityError, transaction
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from healthops.errors import Conflict
+
 from .auth import partner_client
 from .errors import Unprocessable
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEPT_HEADERS = ("Location", "Content-Location", "ETag")
+
+
+class _KeyUsed(Exception):
+    pass
 
 
 class _ServerError(Exception):
@@ -48,11 +54,12 @@ def run_idempotent(view, request, handler) -> Response:
     digest = _digest(request)
     try:
         with transaction.atomic():
-            # On PostgreSQL a concurrent first use of the key waits here for the other to commit, then replays it.
-            record, created = IdempotencyRecord.objects.select_for_update().get_or_create(
-                client=client, key=key, defaults={"request_hash": digest, "status_code": 0})
-            if not created:
-                return _replay(record, digest)
+            # Claim the key first: a used key fails here (IntegrityError, replayed below), and on PostgreSQL a
+            # concurrent first use of the key waits here for the other to commit, then fails and replays it.
+            try:
+                record = IdempotencyRecord.objects.create(client=client, key=key, request_hash=digest, status_code=0)
+            except IntegrityError:
+                raise _KeyUsed from None
             try:
                 with transaction.atomic():
                     response = handler()
@@ -68,5 +75,8 @@ def run_idempotent(view, request, handler) -> Response:
             return response
     except _ServerError as failed:
         return failed.response
-    except IntegrityError:
-        return _replay(IdempotencyRecord.objects.get(client=client, key=key), digest)
+    except _KeyUsed:
+        record = IdempotencyRecord.objects.filter(client=client, key=key).first()
+        if record is None:  # its first use just failed with a server error, which is not remembered
+            raise Conflict(f"The first request with this {HEADER} failed; send it again.", code="conflict") from None
+        return _replay(record, digest)

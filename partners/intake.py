@@ -141,7 +141,7 @@ def _reason(resource) -> str:
     return "; ".join(t for t in texts if t)[:2000]
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the caller's transaction (or savepoint) undoes it all on an error
 def fhir_referral_create(*, client: PartnerClient, resource, raw: dict) -> Referral:
     """A ServiceRequest from a partner becomes a referral, and its ReferralFlow starts."""
     if resource.status != "active":

@@ -73,14 +73,14 @@ class IdempotencyRecord(models.Model):
 
 
 class RateLimitBucket(models.Model):
-    """Token bucket state of one client, shared by every web process."""
+    """Rate-limit state of one client, shared by every web process (GCRA: see partners.throttling)."""
 
     client = models.OneToOneField(PartnerClient, on_delete=models.CASCADE, primary_key=True, related_name="bucket")
-    tokens = models.FloatField()
-    updated_at = models.DateTimeField()
+    tat = models.DateTimeField("theoretical arrival time",
+                               help_text="Requests are allowed while this is at most burst - 1 intervals ahead of now.")
 
     def __str__(self) -> str:
-        return f"bucket of {self.client_id}: {self.tokens:.1f}"
+        return f"bucket of {self.client_id}: {self.tat:%Y-%m-%d %H:%M:%S}"
 
 
 class PartnerReferral(models.Model):

@@ -35,8 +35,10 @@ def partner_organization_ensure(*, identifier: str, actor, name: str = "") -> Or
 
 @transaction.atomic
 def partner_client_create(*, organization: Organization, scopes: list[str], actor, name: str = "",
-                          expires_at: datetime | None = None) -> tuple[PartnerClient, str]:
-    """A new API client and its token. The token is returned once and only its hash is kept."""
+                          expires_at: datetime | None = None, rate_per_minute: int | None = None,
+                          burst: int | None = None) -> tuple[PartnerClient, str]:
+    """A new API client and its token. The token is returned once and only its hash is kept. The rate limit
+    defaults to the model's (600 a minute, bursts of 60)."""
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
         raise DomainError(f"Unknown scopes: {', '.join(unknown)} (known: {', '.join(Scope.values)}).")
@@ -50,7 +52,8 @@ def partner_client_create(*, organization: Organization, scopes: list[str], acto
     user.save(update_fields=["password"])
     client = PartnerClient.objects.create(
         organization=organization, name=name or f"{organization.identifier} client", prefix=prefix,
-        token_hash=hash_token(raw), scopes=sorted(set(scopes)), user=user, expires_at=expires_at)
+        token_hash=hash_token(raw), scopes=sorted(set(scopes)), user=user, expires_at=expires_at,
+        **{k: v for k, v in (("rate_per_minute", rate_per_minute), ("burst", burst)) if v is not None})
     emit("partner.client-created", subject=f"organization/{organization.pk}", source="partners", actor=actor,
          data={"client_id": client.pk, "prefix": prefix, "scopes": client.scopes})
     return client, raw

@@ -1,33 +1,44 @@
-"""A token bucket per partner client, kept in the database so every web process shares it (429 + Retry-After)."""
+"""A rate limit per partner client, kept in the database so every web process shares it (429 + Retry-After).
 
-from django.db import IntegrityError, transaction
+It is GCRA, the token bucket written as one timestamp: the bucket's "theoretical arrival time" moves one emission
+interval (60 s / rate_per_minute) into the future with each request, and a request is allowed while that time is at
+most `burst - 1` intervals ahead of now. Taking a request is then a single conditional UPDATE: no transaction holds
+the client's row across round trips, so a partner's concurrent requests queue on it only for one statement."""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
 from .auth import partner_client
 from .models import RateLimitBucket
 
+BLOCKED_SECONDS = 3600.0  # Retry-After for a client whose rate is 0 or whose burst is 0
+
 
 def take_token(client, now=None) -> float:
-    """Take one request from the client's bucket. Returns 0 when allowed, else the seconds until one is free."""
+    """Take one request from the client's allowance. Returns 0 when allowed, else the seconds until one is free."""
     now = now or timezone.now()
-    rate = client.rate_per_minute / 60.0
+    if client.rate_per_minute <= 0 or client.burst <= 0:
+        return BLOCKED_SECONDS
+    interval = timedelta(seconds=60.0 / client.rate_per_minute)
+    ahead = interval * (client.burst - 1)
+    taken = RateLimitBucket.objects.filter(client=client, tat__lte=now + ahead).update(
+        tat=Greatest(F("tat"), Value(now, output_field=models.DateTimeField())) + interval)
+    if taken:
+        return 0.0
+    tat = RateLimitBucket.objects.filter(client=client).values_list("tat", flat=True).first()
+    if tat is not None:
+        return max((tat - ahead - now).total_seconds(), 0.001)
     try:
         with transaction.atomic():
-            RateLimitBucket.objects.get_or_create(client=client, defaults={"tokens": float(client.burst),
-                                                                           "updated_at": now})
-    except IntegrityError:
-        pass  # created by a concurrent request
-    with transaction.atomic():
-        # Lock the bucket: two requests of one client must not both take its last token.
-        bucket = RateLimitBucket.objects.select_for_update().get(client=client)
-        elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
-        tokens = min(float(client.burst), bucket.tokens + elapsed * rate)
-        if tokens >= 1:
-            bucket.tokens, bucket.updated_at = tokens - 1, now
-            bucket.save(update_fields=["tokens", "updated_at"])
-            return 0.0
-        return (1 - tokens) / rate if rate > 0 else 3600.0
+            RateLimitBucket.objects.create(client=client, tat=now + interval)  # the client's first request
+        return 0.0
+    except IntegrityError:  # a concurrent first request created it: take from it
+        return take_token(client, now)
 
 
 class PartnerRateThrottle(BaseThrottle):

@@ -106,6 +106,24 @@ def test_rate_limit_answers_429_with_retry_after(partner_a):
     assert response.json()["issue"][0]["code"] == "throttled"
 
 
+def test_rate_limit_refills_with_time_up_to_the_burst(partner_a):
+    import time_machine
+
+    from partners.throttling import take_token
+
+    client, _ = partner_a
+    client.rate_per_minute, client.burst = 60, 2  # one request a second, two at once
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert [take_token(client) for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0, abs=0.01)]
+        clock.shift(timedelta(seconds=1))
+        assert take_token(client) == 0.0
+        assert take_token(client) > 0
+        clock.shift(timedelta(minutes=10))  # a quiet spell refills the burst, not more
+        assert [take_token(client) == 0.0 for _ in range(3)] == [True, True, False]
+    client.rate_per_minute = 0
+    assert take_token(client) == 3600.0
+
+
 def test_create_partner_token_command(capsys, db):
     call_command("create_partner_token", "NEW-PARTNER", "--scopes", "referrals:read", "slots:read")
     token = capsys.readouterr().out.strip().splitlines()[-1]

@@ -204,6 +204,15 @@ def test_public_contract_for_every_payer(seeded):
             assert any(has_capacity(s) for s in candidates), f"{payer.identifier}: no ({kind}) service with free slots"
 
 
+def test_open_referrals_are_in_the_flow_with_their_first_tasks(seeded):
+    from referrals.models import WorkItem
+
+    open_referrals = Referral.objects.filter(stage__in=Referral.OPEN_STAGES)
+    assert open_referrals.exists() and not open_referrals.filter(process__isnull=True).exists()
+    opened = set(WorkItem.objects.filter(completed_at__isnull=True).values_list("task_type", flat=True))
+    assert {"patient_match", "outreach", "triage"} <= opened
+
+
 def test_second_run_changes_nothing(seeded):
     before = row_counts()
     out = run_seed()
@@ -223,6 +232,17 @@ def test_scale_two_roughly_doubles_and_is_idempotent(seeded):
     assert set(Referral.objects.values_list("stage", flat=True)) == set(Referral.Stage.values)
     assert not Referral.objects.filter(received_at__gt=timezone.now()).exists()
     assert_bookings_sound()
+    # The bulk history carries the human work the flow would have recorded: a scheduling task for every booking of a
+    # service booked by a person, follow-up tasks for authorizations the payer pended first.
+    from healthops.seed.journeys import BASE_REFERRALS, referral_key
+
+    bulk = Referral.objects.filter(external_identifier__gt=referral_key(BASE_REFERRALS), appointments__isnull=False,
+                                   service_type__auto_book=False).distinct()
+    assert bulk.exists()
+    for referral in bulk[:20]:
+        kinds = [e.data["task_type"] for e in Event.objects.filter(subject=referral.subject, type__contains=".task.")]
+        assert kinds.count("schedule") == 2, kinds  # created and completed
+    assert Event.objects.filter(type__contains="task.completed", data__task_type="auth_follow_up").exists()
     before = row_counts()
     assert run_seed("--scale", "2", "--no-users").startswith("Demo network already seeded")
     assert row_counts() == before

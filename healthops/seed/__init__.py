@@ -13,7 +13,7 @@ from django.utils import timezone
 from healthops.audit import acting_as, system_user
 
 from .bulk import seed_bulk
-from .journeys import seed_base_patients, seed_base_referrals
+from .journeys import BASE_REFERRALS, referral_key, seed_base_patients, seed_base_referrals
 from .names import load_name_pool
 from .network import (
     FUTURE_DAYS,
@@ -51,10 +51,27 @@ def seed_demo(*, scale: int = 1, with_users: bool = True, now: datetime | None =
             seed_base_patients(ctx, pool)
             build_calendar(ctx)
             seed_base_referrals(ctx)
+        start_flows(ctx)
         if scale > 1:
             # Benchmark volume: bulk inserts in chunks, each chunk its own transaction.
             seed_bulk(ctx, scale=scale, pool=pool, progress=progress)
     return ctx
+
+
+def start_flows(ctx: SeedContext) -> None:
+    """Send the open demo referrals through the real ReferralFlow: the human tasks it opens at once (match the
+    patient, triage, missing documents) fill the queues now; its automated steps (eligibility, authorization,
+    booking) run on the worker once `make demo` starts it with the payer sandbox, and open the rest. Referrals
+    already in the flow are left alone, so a second run changes nothing. The bulk volume of `--scale` stays history."""
+    from referrals.models import Referral
+    from referrals.work import referral_start_flow
+
+    waiting = Referral.objects.filter(stage__in=Referral.OPEN_STAGES, process__isnull=True,
+                                      external_identifier__in=[referral_key(n) for n in range(1, BASE_REFERRALS + 1)])
+    for referral in waiting.order_by("pk"):
+        with transaction.atomic():
+            referral_start_flow(referral=referral)
+        ctx.counts["flows started"] += 1
 
 
 def seed_staffing_thresholds() -> None:

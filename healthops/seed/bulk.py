@@ -148,6 +148,7 @@ class Plan:
     held: tuple[int, ...] = ()
     transitions: list = field(default_factory=list)  # (time, event, from, to, reason)
     booked_at: datetime | None = None
+    tasks: list = field(default_factory=list)  # finished human tasks: (type, reason, created, completed, manual)
 
 
 class BulkReferrals:
@@ -321,7 +322,15 @@ class BulkReferrals:
                     decisions.append((tick(4, 60), "A4"))
                     move(Stage.AUTHORIZATION, "Pended by the payer: additional clinical information requested")
                 return plan
+            if rng_for("seed-task", n).random() < 0.25:  # pended first: a follow-up task the decision closed
+                pended = tick(4, 48)
+                decisions.append((pended, "A4"))
+                plan.tasks.append(["auth_follow_up", "Pended by the payer: waiting for the decision", pended, None,
+                                   False])
             decided = tick(4, 72)
+            for task in plan.tasks:
+                if task[0] == "auth_follow_up" and task[3] is None:
+                    task[3] = decided
             auth.status, auth.decision_code, auth.decided_at = Authorization.Status.APPROVED, "A1", decided
             auth.auth_number = f"AUTH-{payer.removeprefix('PAYER-')}-{n:06d}"
             auth.valid_from, auth.valid_to = decided.date(), decided.date() + timedelta(days=90)
@@ -335,8 +344,11 @@ class BulkReferrals:
             return plan
 
         # The appointment.
+        scheduling_from = t
         booked_at = between(rng, t, min(place.start_at - timedelta(hours=1), now - timedelta(minutes=5)))
         t = booked_at
+        if not service.auto_book:  # a scheduler booked it from the scheduling queue
+            plan.tasks.append(["schedule", "This service is booked by a person.", scheduling_from, booked_at, True])
         status = St.BOOKED if stage != Stage.BOOKED else weighted(rng, [(St.BOOKED, 85), (St.PENDING, 10),
                                                                           (St.PROPOSED, 5)])
         plan.booked_at = booked_at
@@ -468,6 +480,16 @@ class BulkReferrals:
                 status = {"A1": "approved", "A3": "denied", "A4": "pended"}[code]
                 events.add(key, "authorization.decided", "authorizations", auth_subject, at,
                            {**base, "status": status, "decision": code})
+        for i, (task_type, reason, created, completed, manual) in enumerate(p.tasks):
+            task_id = f"seed-{key}-{i}"  # no viewflow task behind this history
+            events.add(key, "task.created", "referrals", subject, created, {
+                "referral_id": r.pk, "task_id": task_id, "task_type": task_type, "reason": reason,
+                "due_at": (created + timedelta(hours=SLA_HOURS.get(r.priority, 48))).isoformat()})
+            if completed is not None:
+                events.add(key, "task.completed", "referrals", subject, completed, {
+                    "task_id": task_id, "task_type": task_type, "manual": manual,
+                    "outcome": "Booked" if task_type == "schedule" else "Payer decided: Approved",
+                    "seconds_open": int((completed - created).total_seconds())})
         if p.appointment:
             ap = p.appointment
             events.add(key, "appointment.booked", "scheduling", f"appointment/{ap.pk}", p.booked_at, {
@@ -484,5 +506,6 @@ class BulkReferrals:
                 events.add(key, type_, "scheduling", f"appointment/{ap.pk}", at, data)
 
 
+SLA_HOURS = {"routine": 48, "urgent": 24, "asap": 8, "stat": 2}  # referrals.steps.DEFAULT_SLA_HOURS
 STAGE_EVENTS = {Stage.COMPLETENESS: "referral.incomplete", Stage.BOOKED: "referral.booked",
                 Stage.COMPLETED: "referral.completed"}

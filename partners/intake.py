@@ -152,11 +152,12 @@ def fhir_referral_create(*, client: PartnerClient, resource, raw: dict) -> Refer
                             code="business-rule")
     patient = known_patient(client, resource.subject.reference if resource.subject else None, "ServiceRequest.subject")
     codes = [c.code for c in (resource.code.coding or [] if resource.code else []) if c.code]
-    if not codes:
-        raise Unprocessable("ServiceRequest.code.coding[].code must name the service (our service type code).",
-                            code="required")
-    service_type = ServiceType.objects.filter(code__in=codes, active=True).first()
-    requested = service_type.code if service_type else codes[0][:64]
+    if not codes and not (resource.code and resource.code.text):
+        raise Unprocessable("ServiceRequest.code must name the service: coding[].code (our service type code), "
+                            "or at least text.", code="required")
+    # A code we do not offer, or a service named only in words, is still a referral: a person triages it.
+    service_type = ServiceType.objects.filter(code__in=codes, active=True).first() if codes else None
+    requested = service_type.code if service_type else (codes[0][:64] if codes else "")
     coverage = None
     for ref in resource.insurance or []:
         coverage = Coverage.objects.filter(pk=int_id(ref.reference, "Coverage") or 0, patient=patient).first()

@@ -60,9 +60,12 @@ def _service_code(referral, sent: dict) -> dict:
         ours.update(code=referral.service_type.code, display=referral.service_type.name)
     code = dict(sent.get("code") or {})
     theirs = [c for c in code.get("coding") or [] if isinstance(c, dict) and c.get("system") not in (None, SERVICE_SYSTEM)]
-    if referral.service_type_id or not theirs:
+    if referral.service_type_id or (referral.requested_code and not theirs):
         theirs.insert(0, ours)
-    code["coding"] = theirs
+    if theirs:
+        code["coding"] = theirs
+    else:  # named in words only (code.text)
+        code.pop("coding", None)
     return code
 
 

@@ -3,7 +3,8 @@
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/healthops_bench, created if missing),
 BENCH_SCALE (seed_demo --scale, default 500: 100k referrals, about 1M events),
 BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
-BENCH_ONLY (comma-separated sections: scheduling, dashboards, queues, flow, drills).
+BENCH_ONLY (comma-separated sections: scheduling, dashboards, queues, flow, drills, api),
+BENCH_API_SECONDS (each load phase of the api section, default 20), BENCH_API_WORKERS (default 2 x cores + 1).
 """
 
 import json
@@ -51,7 +52,7 @@ def main() -> int:
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/healthops_bench")
     scale = int(os.environ.get("BENCH_SCALE", "500"))
     outage = float(os.environ.get("BENCH_OUTAGE_SECONDS", "120"))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "scheduling,dashboards,queues,flow,drills").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "scheduling,dashboards,queues,flow,drills,api").split(",")))
     ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthops.settings")
@@ -136,6 +137,28 @@ def main() -> int:
                                ("drill_worker_kill", "Drill (b): 200 submissions, worker SIGKILLed mid-batch"),
                                ("drill_erp_outage", f"Drill (c): ERP down for {outage:g} s")):
                 table(title, list(results[key].items()))
+        if "api" in only:
+            from bench.api import api_bench
+
+            a = results["api"] = api_bench()
+            p, f = a["post"], a["floor"]
+            table(f"Partner API under gunicorn ({a['gunicorn_workers']} sync workers, DB_CONN_MAX_AGE="
+                  f"{a['db_conn_max_age']}), {a['clients']} concurrent clients, {a['seconds']:g} s each "
+                  "(goal: POST ServiceRequest >= 0.3 of the floor's throughput)", [
+                      ("endpoint", "req/s", "p50 ms", "p95 ms", "server p50 ms", "server p95 ms", "statuses"),
+                      ("POST /fhir/r4/ServiceRequest", p["per_s"], p["p50_ms"], p["p95_ms"], p["server_p50_ms"],
+                       p["server_p95_ms"], json.dumps(a["post_statuses"])),
+                      ("floor: bare DRF POST, 1 row", f["per_s"], f["p50_ms"], f["p95_ms"], f["server_p50_ms"],
+                       f["server_p95_ms"], json.dumps(a["floor_statuses"])),
+                      ("ratio to the floor", f"{a['ratio']} (goal >= {a['goal']}: "
+                                             f"{'met' if (a['ratio'] or 0) >= a['goal'] else 'NOT met'})"),
+                      ("referrals created", a["referrals_created"], "each starts its ReferralFlow; no django-q2 worker "
+                       f"ran, so its first jobs ({a['flow_jobs_dropped']} queued) were dropped afterwards")])
+            table(f"Partner API list endpoints, the same {a['clients']} clients in a round robin over them "
+                  f"(the bench partner has {a['partner_referrals']} referrals)", [
+                      ("endpoint", "req/s", "p50 ms", "p95 ms", "server p50 ms", "server p95 ms")] + [
+                      (label, r["per_s"], r["p50_ms"], r["p95_ms"], r["server_p50_ms"], r["server_p95_ms"])
+                      for label, r in a["lists"].items()] + [("statuses", json.dumps(a["list_statuses"]))])
     finally:
         server.shutdown()
     results["total_seconds"] = round(time.monotonic() - started, 1)

@@ -1,13 +1,30 @@
-"""A coordinator's queue page under 8 concurrent users, side by side with a bare Django view (the floor)."""
+"""A coordinator's queue page under 8 concurrent users, served by gunicorn as in production (DEBUG off), side by side
+with a bare Django view (the floor): server time from the Server-Timing header and the latency the clients see."""
 
+import http.client
+import os
 import threading
 import time
+from urllib.parse import urlsplit
 
-from django.db import connections, transaction
-from django.test import Client
+from django.db import transaction
 from django.test.utils import override_settings
 
 from .scheduling import percentile
+from .serve import gunicorn, server_ms
+
+USERS = 8
+SECRET_KEY = "bench-queues-secret-key-not-for-production-0123456789abcdef"  # the server's, to sign the sessions
+PAGES = [("default", "/queues/", "/queues/ (My tasks, the default perspective)"),
+         ("team", "/queues/?tab=team", "/queues/?tab=team (Team queue)"),
+         ("bare", "/bench/bare/", "bare Django view (floor)")]
+
+
+def workers() -> int:
+    """One sync worker per core, plus one to use the core a worker leaves while it waits on PostgreSQL. The page is
+    CPU-bound Python, and PostgreSQL and the 8 client threads share the same cores: more workers only interleave
+    requests (each one's server time grows) without serving more of them."""
+    return int(os.environ.get("BENCH_QUEUE_WORKERS") or (os.cpu_count() or 1) + 1)
 
 
 def ensure_open_tasks(n: int) -> int:
@@ -32,42 +49,102 @@ def ensure_open_tasks(n: int) -> int:
     return max(n, have)
 
 
-def _load(path: str, users: int, requests_each: int) -> list[float]:
+def ensure_claimed(n: int) -> int:
+    """The coordinator holds `n` open tasks, so the default perspective (My tasks) is a full page, not an empty one."""
     from django.contrib.auth import get_user_model
 
-    coordinator = get_user_model().objects.get(username="coordinator")
-    timings: list[float] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(users)
+    from referrals import selectors
+    from referrals.work import task_claim
 
-    def user():
-        client = Client()
-        client.force_login(coordinator)
-        client.get(path)  # warm this user's session and connection
+    coordinator = get_user_model().objects.get(username="coordinator")
+    mine = selectors.queue_counts(user=coordinator, filters={})["mine"]
+    for _ in range(mine, n):
+        task_claim(task=selectors.queue_next_task(user=coordinator), actor=coordinator)
+    return max(n, mine)
+
+
+def analyze_queue_tables() -> None:
+    """Planner statistics for the tasks just made, as autovacuum would have them (the bench server runs without it).
+    Stale ones (analyzed while the queue was empty) plan the team queue as a nested loop of 540 x 600 rows: 3 s."""
+    from django.db import connection
+    from viewflow.workflow.models import Process, Task
+
+    from referrals.models import WorkItem
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(m._meta.db_table for m in (WorkItem, Task, Process)))
+
+
+def session_cookie(username: str) -> str:
+    """A logged-in session of the user, as the login view would leave it, for a client's Cookie header."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+
+    user = get_user_model().objects.get(username=username)
+    with override_settings(SECRET_KEY=SECRET_KEY):
+        session = import_module(settings.SESSION_ENGINE).SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+def _get(conn: http.client.HTTPConnection, path: str, cookie: str) -> tuple[float, float | None]:
+    started = time.perf_counter()
+    conn.request("GET", path, headers={"Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise RuntimeError(f"GET {path}: {response.status} (see /tmp/healthops-bench-gunicorn.log)")
+    if response.getheader("Connection", "").lower() == "close":  # sync workers close after each response
+        conn.close()
+    return elapsed, server_ms(response.headers)
+
+
+def _load(base: str, path: str, cookies: list[str], requests_each: int) -> dict:
+    """USERS threads, each with its own session and connection, GET `path` `requests_each` times, back to back."""
+    timings: list[tuple[float, float | None]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(cookies))
+    netloc = urlsplit(base).netloc
+
+    def user(cookie: str):
+        conn = http.client.HTTPConnection(netloc, timeout=120)
+        for _ in range(2):  # warm-up, not counted: the worker's imports, template cache, connections
+            _get(conn, path, cookie)
         barrier.wait()
-        mine = []
-        for _ in range(requests_each):
-            t0 = time.perf_counter()
-            response = client.get(path)
-            mine.append((time.perf_counter() - t0) * 1000)
-            assert response.status_code == 200, response.status_code
+        mine = [_get(conn, path, cookie) for _ in range(requests_each)]
+        conn.close()
         with lock:
             timings.extend(mine)
-        connections.close_all()
 
-    threads = [threading.Thread(target=user) for _ in range(users)]
+    threads = [threading.Thread(target=user, args=(cookie,)) for cookie in cookies]
+    started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return timings
+    wall = time.perf_counter() - started
+    client = [t[0] for t in timings]
+    server = [t[1] for t in timings if t[1] is not None]
+    if len(server) != len(timings):
+        raise RuntimeError(f"GET {path}: responses without a Server-Timing header")
+    return {"requests": len(timings), "per_s": round(len(timings) / wall, 1),
+            "server_p50_ms": round(percentile(server, 50), 1), "server_p95_ms": round(percentile(server, 95), 1),
+            "client_p50_ms": round(percentile(client, 50), 1), "client_p95_ms": round(percentile(client, 95), 1)}
 
 
-def queue_page_bench(*, users: int = 8, requests_each: int = 15, tasks: int = 600) -> dict:
+def queue_page_bench(*, users: int = USERS, requests_each: int = 25, tasks: int = 600, claimed: int = 60) -> dict:
     open_tasks = ensure_open_tasks(tasks)
-    with override_settings(ROOT_URLCONF="bench.urls", ALLOWED_HOSTS=["testserver"]):
-        queue = _load("/queues/?tab=team", users, requests_each)
-        floor = _load("/bench/bare/", users, requests_each)
-    return {"users": users, "requests": len(queue), "open_tasks_at_coordinator_sites": open_tasks,
-            "queue_p50_ms": round(percentile(queue, 50), 1), "queue_p95_ms": round(percentile(queue, 95), 1),
-            "bare_p50_ms": round(percentile(floor, 50), 1), "bare_p95_ms": round(percentile(floor, 95), 1)}
+    held = ensure_claimed(claimed)
+    analyze_queue_tables()
+    cookies = [session_cookie("coordinator") for _ in range(users)]
+    count = workers()
+    with gunicorn(workers=count, env={"SECRET_KEY": SECRET_KEY}) as base:
+        pages = {key: {"label": label, **_load(base, path, cookies, requests_each)} for key, path, label in PAGES}
+    return {"users": users, "gunicorn_workers": count, "db_conn_max_age": os.environ.get("DB_CONN_MAX_AGE", "0"),
+            "open_tasks_at_coordinator_sites": open_tasks, "claimed_by_coordinator": held, "pages": pages}

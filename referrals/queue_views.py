@@ -3,10 +3,12 @@ acts on one task without switching systems."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from healthops.errors import DomainError
-from healthops.ui import paginate, redirect_after_post, render_page_or_partial
+from healthops.ui import PAGE_SIZE, redirect_after_post, render_page_or_partial
 from scheduling import selectors as scheduling_selectors
 
 from . import queue_forms as qf
@@ -41,17 +43,37 @@ def queue(request):
 
 
 def _render_queue(request, *, bulk=None, error: str = "", status: int = 200):
-    user = request.user
+    user, lead = request.user, selectors.is_lead(request.user)
     form = qf.QueueFilterForm(request.GET, user=user)
-    context = {"form": form, "lead": selectors.is_lead(user), "bulk": bulk or qf.BulkAssignForm(user=user),
+    context = {"form": form, "lead": lead, "bulk": bulk or (qf.BulkAssignForm(user=user) if lead else None),
                "error": error, "urgency_help": selectors.URGENCY_HELP, "page_obj": None}
     if not form.is_valid():
         return render_page_or_partial(request, "referrals/queue.html", context, partial="queue", status=400)
     filters, tab = form.cleaned_data, form.cleaned_data["tab"]
     counts = selectors.queue_counts(user=user, filters=filters)
+    paginator = Paginator(selectors.queue_items(user=user, tab=tab, filters=filters), PAGE_SIZE)
+    paginator.count = counts[tab]  # the tab's count is known: no second COUNT over the same rows
+    page_obj = paginator.get_page(request.GET.get("page"))
+    back = request.get_full_path()
     context |= {"tab": tab, "tabs": [{"key": k, "label": label, "count": counts[k]} for k, label in selectors.QUEUE_TABS],
-                "page_obj": paginate(request, selectors.queue_items(user=user, tab=tab, filters=filters))}
+                "page_obj": page_obj, "rows": _rows(page_obj, back=back), "back": back}
     return render_page_or_partial(request, "referrals/queue.html", context, partial="queue", status=status)
+
+
+def _rows(page_obj, *, back: str) -> list[dict]:
+    """The page's work items with their links. Each URL is reversed once and formatted per row: a reverse() for each
+    link of 50 rows was a fifth of the page's server time."""
+    referral, task = _url_format("referrals:detail"), _url_format("queues:task")
+    claim, release = _url_format("queues:act", "claim"), _url_format("queues:act", "release")
+    next_query = "?next=" + quote(back, safe="/")  # as the template's |urlencode would
+    return [{"item": item, "referral_url": referral(item.referral_id), "task_url": task(item.task_id) + next_query,
+             "claim_url": claim(item.task_id), "release_url": release(item.task_id)} for item in page_obj]
+
+
+def _url_format(name: str, *args) -> Callable[[int], str]:
+    """reverse(name, args=[pk, *args]) for any pk, from one reverse() call."""
+    marker = "987654321"
+    return reverse(name, args=[int(marker), *args]).replace(marker, "{}", 1).format
 
 
 def _bulk_assign(request):

@@ -253,33 +253,46 @@ def queue_by_urgency(items: QuerySet[WorkItem], now: datetime) -> QuerySet[WorkI
     priority rank, then SLA due (overdue first), then the referral's age, then dependency risk."""
     today = now.date()
     links = ReferralAuthorization.objects.filter(referral_id=OuterRef("referral_id"))
-    auth_expiring = Exists(links.filter(
-        authorization__status__in=[Authorization.Status.APPROVED, Authorization.Status.PARTIAL],
-        authorization__valid_to__gte=today, authorization__valid_to__lte=today + timedelta(days=AUTH_EXPIRY_RISK_DAYS)))
-    payer_late = Exists(links.filter(authorization__status__in=[Authorization.Status.SUBMITTED, Authorization.Status.PENDED],
-                                     authorization__due_at__lt=now))
+    auth_expiring = Q(authorization__status__in=[Authorization.Status.APPROVED, Authorization.Status.PARTIAL],
+                      authorization__valid_to__gte=today,
+                      authorization__valid_to__lte=today + timedelta(days=AUTH_EXPIRY_RISK_DAYS))
+    payer_late = Q(authorization__status__in=[Authorization.Status.SUBMITTED, Authorization.Status.PENDED],
+                   authorization__due_at__lt=now)
     return items.annotate(
         priority_rank=Case(*[When(priority=p, then=Value(rank)) for p, rank in Referral.PRIORITY_RANK.items()],
                            default=Value(0), output_field=IntegerField()),
-        auth_expiring=auth_expiring,
-        payer_late=payer_late,
-        dependency_risk=Case(When(Q(auth_expiring=True) | Q(payer_late=True), then=Value(1)), default=Value(0),
-                             output_field=IntegerField()),
+        # The sort needs one EXISTS for every row of the perspective; the two flags a row shows are columns of
+        # their own, which PostgreSQL computes after the LIMIT, for the page's rows only.
+        dependency_risk=Exists(links.filter(auth_expiring | payer_late)),
+        auth_expiring=Exists(links.filter(auth_expiring)),
+        payer_late=Exists(links.filter(payer_late)),
     ).order_by("-priority_rank", "due_at", "referral__received_at", "-dependency_risk", "pk")
 
 
-def _with_row_facts(items: QuerySet[WorkItem], now: datetime) -> QuerySet[WorkItem]:
-    return items.select_related(
-        "task__owner", "completed_by", "referral__patient", "referral__service_type", "referral__site",
-    ).annotate(sla_state=Case(When(due_at__lt=now, then=Value("overdue")),
-                              When(due_at__lt=now + AT_RISK_WITHIN, then=Value("soon")),
-                              default=Value(""), output_field=CharField()))
+# What the queue's rows show: whole rows of the eight tables they join cost more to fetch and build than the page's
+# own work.
+ROW_FIELDS = (
+    "task_id", "referral_id", "task_type", "reason", "priority", "due_at", "hold_until", "held_since", "escalated_at",
+    "completed_at", "outcome", "task__owner__first_name", "task__owner__last_name", "task__owner__username",
+    "completed_by__first_name", "completed_by__last_name", "completed_by__username", "referral__received_at",
+    "referral__requested_code", "referral__patient__family_name", "referral__patient__given_name",
+    "referral__patient__mrn", "referral__service_type__name", "referral__site__name", "referral__site__time_zone",
+)
+
+
+def _perspective_items(user, tab: str, filters: dict, now: datetime) -> QuerySet[WorkItem]:
+    return _queue_scope(user, filters, now).filter(_perspective(tab, user, now))
 
 
 def queue_items(*, user, tab: str, filters: dict, now: datetime | None = None) -> QuerySet[WorkItem]:
-    """One perspective of the work queue: open ones most urgent first, done ones newest first."""
+    """One perspective of the work queue as its rows show it (ROW_FIELDS): open ones most urgent first, done ones
+    newest first."""
     now = now or timezone.now()
-    items = _with_row_facts(_queue_scope(user, filters, now).filter(_perspective(tab, user, now)), now)
+    items = _perspective_items(user, tab, filters, now).select_related(
+        "task__owner", "completed_by", "referral__patient", "referral__service_type", "referral__site",
+    ).only(*ROW_FIELDS).annotate(sla_state=Case(When(due_at__lt=now, then=Value("overdue")),
+                                                When(due_at__lt=now + AT_RISK_WITHIN, then=Value("soon")),
+                                                default=Value(""), output_field=CharField()))
     if tab == "done":
         return items.order_by("-completed_at", "-pk")
     return queue_by_urgency(items, now)
@@ -294,7 +307,8 @@ def queue_counts(*, user, filters: dict, now: datetime | None = None) -> dict[st
 
 def queue_next_task(*, user):
     """The most urgent task in the user's team queue (for "Take the next task"), or None."""
-    item = queue_items(user=user, tab="team", filters={}).select_related("task").first()
+    now = timezone.now()
+    item = queue_by_urgency(_perspective_items(user, "team", {}, now), now).select_related("task").first()
     return item.task if item else None
 
 

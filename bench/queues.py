@@ -21,10 +21,10 @@ PAGES = [("default", "/queues/", "/queues/ (My tasks, the default perspective)")
 
 
 def workers() -> int:
-    """One sync worker per core, plus one to use the core a worker leaves while it waits on PostgreSQL. The page is
-    CPU-bound Python, and PostgreSQL and the 8 client threads share the same cores: more workers only interleave
-    requests (each one's server time grows) without serving more of them."""
-    return int(os.environ.get("BENCH_QUEUE_WORKERS") or (os.cpu_count() or 1) + 1)
+    """One sync worker per core. The page is CPU-bound Python (PostgreSQL is ~10 ms of it) and PostgreSQL and the 8
+    client threads share the same cores: measured on 2 cores, 5 workers (gunicorn's 2 x cores + 1) served no more
+    requests per second than 2 and only interleaved them, which tripled each one's server time."""
+    return int(os.environ.get("BENCH_QUEUE_WORKERS") or os.cpu_count() or 1)
 
 
 def ensure_open_tasks(n: int) -> int:

@@ -259,6 +259,16 @@ class CloseForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Why the referral closes")
 
 
+class KeepBookingForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Why the booking stays", widget=forms.TextInput(
+        attrs={"placeholder": "e.g. Patient agreed to self-pay; estimate sent"}))
+
+
+class CancelAfterDenialForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Why it is cancelled", widget=forms.TextInput(
+        attrs={"placeholder": "e.g. Patient declined to pay without coverage"}))
+
+
 class BookForm(forms.Form):
     token = forms.CharField(error_messages={"required": "Choose a slot to book."})
 

@@ -144,8 +144,11 @@ ACTIONS: dict[str, Action] = {
     "override": Action(task_actions.book_before_decision, _plain(qf.OverrideForm), frozenset({"auth_follow_up"})),
     "appeal_outcome": Action(task_actions.record_appeal_outcome, _plain(qf.AppealOutcomeForm),
                              frozenset({"auth_follow_up"})),
-    "appeal": Action(task_actions.appeal, _plain(qf.AppealForm), frozenset({"denial"})),
+    "appeal": Action(task_actions.appeal, _plain(qf.AppealForm), frozenset({"denial", "denied_after_booking"})),
     "close": Action(task_actions.close_referral, _plain(qf.CloseForm), frozenset({"denial", "schedule"})),
+    "keep": Action(task_actions.keep_booking, _plain(qf.KeepBookingForm), frozenset({"denied_after_booking"})),
+    "cancel_booking": Action(task_actions.cancel_after_denial, _plain(qf.CancelAfterDenialForm),
+                             frozenset({"denied_after_booking"})),
     "book": Action(task_actions.book, _plain(qf.BookForm), frozenset({"schedule"})),
     "informed": Action(task_actions.patient_informed, _plain(qf.InformedForm), frozenset({"notify_by_phone"})),
 }

@@ -26,7 +26,7 @@ DEFAULT_SLA_HOURS = {"routine": 48, "urgent": 24, "asap": 8, "stat": 2}
 TASK_STAGE = {"triage": R.INTAKE, "patient_match": R.PATIENT_MATCH, "outreach": R.COMPLETENESS,
               "verify_eligibility": R.ELIGIBILITY,
               "auth_determination": R.AUTHORIZATION, "auth_follow_up": R.AUTHORIZATION, "denial": R.AUTHORIZATION,
-              "schedule": R.SCHEDULING, "notify_by_phone": R.BOOKED}
+              "schedule": R.SCHEDULING, "notify_by_phone": R.BOOKED, "denied_after_booking": R.BOOKED}
 DEFAULT_REASONS = {"patient_match": "No patient matched the referral's identifiers.",
                    "triage": "The requested service code matches no service we offer: choose the service.",
                    "outreach": "Required documents are missing.",

@@ -91,3 +91,20 @@ def test_an_appeal_waits_again_and_an_upheld_denial_comes_back(booked_by_overrid
     appeal = booked_by_override.authorizations.get().appeals.get()
     appeal_record_outcome(appeal=appeal, outcome="upheld", actor=authspecialist)
     assert open_task(booked_by_override, "denied_after_booking") is not None
+
+
+def test_the_task_page_offers_appeal_keep_and_cancel(booked_by_override, authspecialist, client):
+    from django.urls import reverse
+
+    decide(booked_by_override, "A3", denial_reason="Not covered")
+    task = open_task(booked_by_override, "denied_after_booking")
+    client.force_login(authspecialist)
+    page = client.get(reverse("queues:task", args=[task.pk]))
+    assert page.status_code == 200
+    for label in (b"Denied after booking", b"Send appeal", b"Keep the booking", b"Cancel the appointment and close"):
+        assert label in page.content
+    assert client.post(reverse("queues:act", args=[task.pk, "keep"]), {"reason": ""}).status_code == 400
+    assert open_task(booked_by_override, "denied_after_booking") is not None
+    done = client.post(reverse("queues:act", args=[task.pk, "keep"]), {"reason": "Patient agreed to pay"})
+    assert done.status_code == 302
+    assert open_task(booked_by_override, "denied_after_booking") is None

@@ -205,7 +205,10 @@ Q_CLUSTER = {
     "max_attempts": 3,
     "catch_up": False,
     "poll": 0.5,
-    "save_limit": 1000,
+    # Successful results kept per function (flow jobs keep none: their flow task is the record). django-q2 reads
+    # every kept row of the function, locked, before saving each result, so the figure stays small.
+    "save_limit": 100,
+    "save_limit_per": "func",
     "sync": env_bool("Q_SYNC", False),
     "label": "Background jobs",
 }

@@ -4,12 +4,24 @@ The flow reaches the node: the task moves NEW -> SCHEDULED and a django-q2 task 
 moves it to STARTED under the process lock, runs the body *without* the lock (it may call payers), then completes
 it (DONE, next nodes) or records the error (ERROR, `.OnError` boundary) under the lock again. django-q2 delivers at
 least once; a redelivered job re-enters from STARTED, and job bodies are idempotent.
+
+Consecutive jobs run in one worker: a job that a running job activates (eligibility -> match -> notify) runs right
+after it in the same worker instead of taking a broker round trip. Its broker message is still written, in the
+transaction that schedules it, but born claimed ("held") for the broker's retry lease, as if this worker had just
+dequeued it; the transaction that settles the job deletes it. If the worker dies midway, the lease runs out and
+another worker runs the job: nothing is lost.
 """
 
+import logging
+import threading
+import time
 from contextlib import contextmanager
 
 from django.db import transaction
 from django.utils import timezone
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
+from django_q.models import OrmQ
 from django_q.tasks import async_task
 from viewflow import this
 from viewflow.workflow.activation import Activation, has_manage_permission
@@ -19,13 +31,22 @@ from viewflow.workflow.flow import views as flow_views
 from viewflow.workflow.nodes import AbstractJob, AbstractJobActivation
 from viewflow.workflow.status import STATUS
 
+log = logging.getLogger(__name__)
+
+# The jobs activated while this thread runs a job, to run next in the same worker (None: not inside run_job).
+_worker = threading.local()
+
 
 class QJobActivation(AbstractJobActivation):
     @Activation.status.transition(source=STATUS.NEW, target=STATUS.SCHEDULED)
     def activate(self):
         args = (get_task_ref(self.flow_task), self.process.pk, self.task.pk)
         self.task.save()  # the status machine only changed it in memory: the worker must see SCHEDULED
-        transaction.on_commit(lambda: enqueue(*args))
+        chain = getattr(_worker, "chain", None)
+        if chain is None or not Conf.ORM:
+            transaction.on_commit(lambda: enqueue(*args))
+        else:
+            chain.append((*args, None if Conf.SYNC else hold(*args)))
 
     @Activation.status.transition(source=[STATUS.NEW, STATUS.SCHEDULED, STATUS.ERROR], target=STATUS.CANCELED,
                                   permission=has_manage_permission)
@@ -35,9 +56,56 @@ class QJobActivation(AbstractJobActivation):
         self.task.save()
 
 
+def _q_options(task_pk: int, **extra) -> dict:
+    # save=False: a job's outcome is its flow task's status (and its error, kept on the task); django-q2 keeps the
+    # failures only, and skips its result-table pruning for every success.
+    return {"task_name": f"flow-job-{task_pk}", "group": "referral-flow", "save": False, **extra}
+
+
+class _Broker(ORM):
+    """The ORM broker as seen from the code that enqueues: it uses the caller's database connection as it is. (The
+    stock one closes "old" connections first, which is right for the cluster's long-lived pusher but, with
+    CONN_MAX_AGE=0, makes every enqueue from a request or a job reconnect to the database.)"""
+
+    @staticmethod
+    def get_connection(list_key: str | None = None):
+        return OrmQ.objects.using(Conf.ORM)
+
+
 def enqueue(task_ref: str, process_pk: int, task_pk: int) -> None:
     async_task("referrals.qjob.run_job", task_ref, process_pk, task_pk,
-               q_options={"task_name": f"flow-job-{task_pk}", "group": "referral-flow"})
+               q_options=_q_options(task_pk, broker=_Broker() if Conf.ORM else None))
+
+
+class _HeldBroker(_Broker):
+    """A message that starts out claimed, as if this worker had just dequeued it: no worker takes it before the
+    retry lease runs out."""
+
+    message_pk = None
+
+    def enqueue(self, task):
+        self.message_pk = self.get_connection().create(key=self.list_key, payload=task, lock=self.timeout(task)).pk
+        return self.message_pk
+
+
+def hold(task_ref: str, process_pk: int, task_pk: int) -> int:
+    """Write the job's broker message inside the current transaction, held for this worker; returns its id."""
+    broker = _HeldBroker()
+    async_task("referrals.qjob.run_job", task_ref, process_pk, task_pk,
+               q_options=_q_options(task_pk, broker=broker, sync=False))
+    return broker.message_pk
+
+
+def release(message_pk: int | None) -> None:
+    """Hand a held message to the broker now: any worker may take it."""
+    if message_pk is not None:
+        OrmQ.objects.filter(pk=message_pk).update(lock=timezone.now())
+
+
+def _settled(message_pk: int | None) -> None:
+    """Inside the transaction that settles a chained job: its held message is no longer needed."""
+    if message_pk is not None:
+        OrmQ.objects.filter(pk=message_pk).delete()
 
 
 class QJob(AbstractJob):
@@ -53,13 +121,20 @@ class QJob(AbstractJob):
 
     @classmethod
     @contextmanager
-    def activate_for(cls, task_ref: str, process_pk: int, task_pk: int):
+    def activate_for(cls, task_ref: str, process_pk: int, task_pk: int, message_pk: int | None = None):
         flow_task = import_task_by_ref(task_ref)
         flow_class = flow_task.flow_class
-        task_model = flow_class.task_class
+
+        def locked_activation():
+            # One query for the task, its process and the flow's process subclass (Activation coerces to it).
+            task = (flow_class.task_class._default_manager.select_related(_process_path(flow_class))
+                    .get(pk=task_pk, process_id=process_pk))
+            return flow_task.activation_class(task)
+
         with flow_class.lock(process_pk):
-            activation = flow_task.activation_class(task_model._default_manager.get(pk=task_pk, process_id=process_pk))
+            activation = locked_activation()
             if not activation.start.can_proceed():  # cancelled, or done by an earlier delivery
+                _settled(message_pk)
                 yield None
                 return
             activation.start()
@@ -67,25 +142,77 @@ class QJob(AbstractJob):
             yield activation
         except Exception as exc:
             with flow_class.lock(process_pk):
-                flow_task.activation_class(task_model._default_manager.get(pk=task_pk)).error(exc)
+                locked_activation().error(exc)
+                _settled(message_pk)
             raise
         else:
             with flow_class.lock(process_pk):
-                done = flow_task.activation_class(task_model._default_manager.get(pk=task_pk))
+                done = locked_activation()
                 if done.task.status == STATUS.STARTED:
                     done.execute()
+                _settled(message_pk)
+
+
+def _process_path(flow_class) -> str:
+    from viewflow.workflow.managers import _get_related_path
+
+    sub = _get_related_path(flow_class.process_class, flow_class.task_class._meta.get_field("process").related_model)
+    return f"process__{sub}" if sub else "process"
+
+
+def _run_one(task_ref: str, process_pk: int, task_pk: int, message_pk: int | None = None, *,
+             chained: bool = False) -> str:
+    flow_task = import_task_by_ref(task_ref)
+    try:
+        with QJob.activate_for(task_ref, process_pk, task_pk, message_pk) as activation:
+            if activation is None:
+                return "skipped"
+            flow_task._job(activation)
+            return "done"
+    except flow_task.flow_class.task_class.DoesNotExist:
+        if not chained:
+            raise
+        # Activated inside a transaction that rolled back afterwards (its held message went with it).
+        log.warning("chained flow job vanished", extra={"task_id": task_pk})
+        return "skipped"
+
+
+def _chain_budget() -> float:
+    """How long one delivery may keep running chained jobs: well inside both the worker's timeout (after which
+    django-q2 kills it) and the retry lease (after which a held message is handed out again)."""
+    if Conf.SYNC:
+        return float("inf")
+    return min(Conf.TIMEOUT or Conf.RETRY, Conf.RETRY) / 3
 
 
 def run_job(task_ref: str, process_pk: int, task_pk: int) -> str:
-    """The django-q2 entry point for every flow job."""
+    """The django-q2 entry point for every flow job; then the jobs it activated, while time allows."""
     from healthops.audit import acting_as
 
-    flow_task = import_task_by_ref(task_ref)
-    with acting_as(), QJob.activate_for(task_ref, process_pk, task_pk) as activation:
-        if activation is None:
-            return "skipped"
-        flow_task._job(activation)
-        return "done"
+    started = time.monotonic()
+    outer = getattr(_worker, "chain", None)  # inline (sync) jobs may nest: the outermost delivery runs the chain
+    chain = _worker.chain = outer if outer is not None else []
+    try:
+        with acting_as():
+            outcome = _run_one(task_ref, process_pk, task_pk)
+            while chain and outer is None:
+                if time.monotonic() - started > _chain_budget():
+                    break
+                job = chain.pop(0)
+                try:
+                    _run_one(*job, chained=True)
+                except BaseException:
+                    chain.insert(0, job)  # unsettled (e.g. the lock was busy): handed back to the broker below
+                    raise
+        return outcome
+    finally:
+        if outer is None:
+            _worker.chain = None
+            for *_, message_pk in chain:  # out of time, or an error: the rest go through the broker
+                try:
+                    release(message_pk)
+                except Exception:  # noqa: BLE001 - its lease runs out anyway; keep the original error
+                    log.exception("could not release a held flow job", extra={"message_id": message_pk})
 
 
 class Job(flow_mixins.NodeDetailMixin, flow_mixins.NodeCancelMixin, flow_mixins.NodeUndoMixin,

@@ -56,6 +56,7 @@ def emit(
     if owed:
         Delivery.objects.bulk_create(owed)
         transaction.on_commit(_kick_delivery)
+    event.owed = owed  # for the reactions below: what this event owes whom, without asking the database again
     for handler in [*_subscribers.get(short, ()), *_subscribers.get("*", ())]:
         handler(event)
     return event

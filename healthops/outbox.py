@@ -7,6 +7,7 @@ claimed again when the lease runs out. Consumers dedupe on (source, id).
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,10 +31,10 @@ def request_delivery() -> None:
         async_task("healthops.outbox.deliver_pending", q_options={"task_name": "outbox delivery"})
 
 
-def _claim(batch: int, now: datetime) -> list[int]:
+def _claim(batch: int, now: datetime, seen=()) -> list[int]:
     with transaction.atomic():
         due = (Delivery.objects.filter(status=D.PENDING, next_attempt_at__lte=now, subscription__active=True)
-               .order_by("event_id"))
+               .exclude(pk__in=seen).order_by("event_id"))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         ids = list(due.values_list("pk", flat=True)[:batch])
@@ -47,17 +48,45 @@ def _earlier_undelivered(delivery: Delivery) -> bool:
                                    status=D.PENDING, event_id__lt=delivery.event_id).exists()
 
 
+CLAIM = 20  # rows leased at a time: a run that stops early leaves few rows waiting for their lease to run out
+
+
+def _run_budget() -> float:
+    """Seconds one run may keep claiming: well inside the worker's timeout, after which django-q2 kills the worker
+    (and the rows it leased wait out their lease)."""
+    from django_q.conf import Conf
+
+    return (Conf.TIMEOUT or 60) / 3
+
+
 def deliver_pending(batch: int = 100, now: datetime | None = None) -> dict:
-    """Deliver what is due, oldest first. Returns counts. Safe to run in several workers at once, and twice."""
+    """Deliver what is due, oldest first: up to `batch` rows, within the run's time budget (then the leases of the
+    rows not sent are given back and another run is asked for). Returns counts. Safe to run in several workers at
+    once, and twice."""
     counts = {"delivered": 0, "retry": 0, "dead": 0, "waiting": 0}
-    for pk in _claim(batch, now or timezone.now()):
-        delivery = Delivery.objects.select_related("event", "subscription").get(pk=pk)
-        if _earlier_undelivered(delivery):
-            # Give the lease back: it goes out right after the subject's earlier event does.
-            Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())
-            counts["waiting"] += 1
-            continue
-        counts[_settle(delivery, send(delivery))] += 1
+    deadline = time.monotonic() + _run_budget()
+    seen: list[int] = []  # each row once per run, as when the whole batch was claimed at once
+    while len(seen) < batch:
+        ids = _claim(min(CLAIM, batch - len(seen)), now or timezone.now(), seen)
+        seen += ids
+        for i, pk in enumerate(ids):
+            if time.monotonic() > deadline:
+                Delivery.objects.filter(pk__in=ids[i:]).update(next_attempt_at=timezone.now())
+                transaction.on_commit(request_delivery)
+                return _logged(counts)
+            delivery = Delivery.objects.select_related("event", "subscription").get(pk=pk)
+            if _earlier_undelivered(delivery):
+                # Give the lease back: it goes out right after the subject's earlier event does.
+                Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())
+                counts["waiting"] += 1
+                continue
+            counts[_settle(delivery, send(delivery))] += 1
+        if len(ids) < CLAIM:
+            break
+    return _logged(counts)
+
+
+def _logged(counts: dict) -> dict:
     if counts["delivered"] or counts["retry"] or counts["dead"]:
         log.info("outbox run", extra=counts)
     return counts

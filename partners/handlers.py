@@ -24,6 +24,9 @@ def subject_partner_id(subject: str) -> int | None:
 
 @subscribe("*")
 def _withhold_from_other_partners(event: Event) -> None:
+    written = getattr(event, "owed", None)  # what emit() owed, when it is the caller
+    if written is not None and not any(d.subscription.partner_id for d in written):
+        return  # nothing owed to a partner: nothing to withhold, no query
     owed = Delivery.objects.filter(event=event, subscription__partner__isnull=False)
     owner = subject_partner_id(event.subject) if event.subject.startswith(("referral/", "appointment/")) else None
     if owner is not None:

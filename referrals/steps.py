@@ -40,11 +40,11 @@ DEFAULT_REASONS = {"patient_match": "No patient matched the referral's identifie
                                            "an override: appeal, keep the booking or cancel it."}
 
 
-def _stage(referral: Referral, stage: str, reason: str = "") -> None:
+def _stage(referral: Referral, stage: str, reason: str = "", actor=None) -> None:
     from .services import referral_set_stage
 
     if referral.stage != stage or referral.stage_reason != reason:
-        referral_set_stage(referral=referral, stage=stage, reason=reason, actor=system_user())
+        referral_set_stage(referral=referral, stage=stage, reason=reason, actor=actor or system_user())
 
 
 def start(activation, referral: Referral):
@@ -72,14 +72,14 @@ def _save(process: ReferralProcess, **facts) -> None:
 
 
 def run_eligibility(activation) -> None:
-    process = activation.process
-    referral = Referral.objects.select_related("coverage__payer").get(pk=process.referral_id)
+    process, actor = activation.process, system_user()
+    referral = Referral.objects.select_related("coverage__payer", "service_type").get(pk=process.referral_id)
     with transaction.atomic():
-        _stage(referral, R.ELIGIBILITY, "Checking coverage with the payer")
+        _stage(referral, R.ELIGIBILITY, "Checking coverage with the payer", actor)
     if referral.coverage is None:
         _save(process, eligibility="no-coverage", handoff_reason="No coverage on file: get the patient's insurance.")
         return
-    check = eligibility_current(referral.coverage) or eligibility_check(coverage=referral.coverage, actor=system_user())
+    check = eligibility_current(referral.coverage) or eligibility_check(coverage=referral.coverage, actor=actor)
     reasons = {"not-in-force": "The payer says the coverage is not in force: confirm with the patient.",
                "member-unknown": "The payer does not know the member id: check the insurance card.",
                "unreachable": "The payer could not be reached: verify by phone (retried automatically meanwhile).",
@@ -112,10 +112,10 @@ def run_authorization(activation) -> None:
 
 
 def run_match(activation) -> None:
-    process = activation.process
+    process, actor = activation.process, system_user()
     referral = Referral.objects.select_related("service_type", "patient", "site").get(pk=process.referral_id)
     with transaction.atomic():
-        _stage(referral, R.SCHEDULING, "Looking for a slot")
+        _stage(referral, R.SCHEDULING, "Looking for a slot", actor)
     if referral.appointments.filter(status__in=["booked", "pending", "proposed"]).exists():
         _save(process, booked=True)  # booked by an earlier delivery of this job
         return
@@ -131,7 +131,7 @@ def run_match(activation) -> None:
 
     for candidate in candidates:
         try:
-            referral_book(referral=referral, token=candidate.token, actor=system_user())
+            referral_book(referral=referral, token=candidate.token, actor=actor)
             _save(process, booked=True, handoff_reason="")
             return
         except Conflict:

@@ -1,15 +1,19 @@
 """Forms of the work queues: the queue's filters and bulk assignment, and the task page's actions."""
 
+import uuid
 from datetime import datetime, time
 
 from django import forms
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from authorizations.models import Payer
 from healthops.forms import choices_with_blank, limit_sites_to_user, site_filter_field
-from healthops.models import Department, Override, Patient
+from healthops.models import Department, Override, Patient, Site
 from healthops.permissions import site_ids_for
 from scheduling.models import ServiceType
 
@@ -78,9 +82,42 @@ class QueueFilterForm(forms.Form):
             self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
         else:
             del self.fields["assignee"]
+        self._show_cached_reference_choices(site_ids)
+
+    def _show_cached_reference_choices(self, site_ids: set[int] | None) -> None:
+        """The reference-data selects offer choices cached for a minute (a query each per page otherwise). Only the
+        rendered options come from the cache: a submitted value is still checked against the field's queryset."""
+        scope = "all" if site_ids is None else ",".join(map(str, sorted(site_ids)))
+        key = f"queue-filter-choices:{cache.get_or_set(CHOICES_GENERATION_KEY, _new_generation, None)}:{scope}"
+        choices = cache.get(key)
+        if choices is None:
+            choices = {name: [(str(value), label) for value, label in self.fields[name].choices]
+                       for name in REFERENCE_FIELDS}
+            cache.set(key, choices, REFERENCE_CHOICES_TTL)
+        for name, field_choices in choices.items():
+            self.fields[name].widget.choices = field_choices
 
     def clean_tab(self):
         return self.cleaned_data.get("tab") or "mine"
+
+
+# The filter selects whose options are reference data, cached (see QueueFilterForm) for REFERENCE_CHOICES_TTL seconds
+# and dropped when one of their rows is saved or deleted in this process (other workers catch up within the TTL).
+REFERENCE_FIELDS = ("site", "department", "service_type", "payer")
+REFERENCE_CHOICES_TTL = 60
+CHOICES_GENERATION_KEY = "queue-filter-choices:generation"
+
+
+def _new_generation() -> str:
+    return uuid.uuid4().hex
+
+
+@receiver([post_save, post_delete], sender=Site, dispatch_uid="queue_choices_site")
+@receiver([post_save, post_delete], sender=Department, dispatch_uid="queue_choices_department")
+@receiver([post_save, post_delete], sender=ServiceType, dispatch_uid="queue_choices_service_type")
+@receiver([post_save, post_delete], sender=Payer, dispatch_uid="queue_choices_payer")
+def _reference_data_changed(**kwargs) -> None:
+    cache.set(CHOICES_GENERATION_KEY, _new_generation(), None)
 
 
 class TaskIdsField(forms.Field):

@@ -233,6 +233,7 @@ def test_query_count_does_not_grow_with_rows(client, network, north, manager, dj
         return len(ctx)
 
     make(2)
+    client.get(QUEUE)  # the filters' reference-data choices are cached after the first page: count the pages after it
     few = {name: queries(name) for name in ("team", "mine")}
     make(20)
     assert {name: queries(name) for name in ("team", "mine")} == few

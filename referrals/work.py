@@ -114,6 +114,8 @@ def task_hold(*, task, actor, until: datetime | None = None, event: str = "", no
         raise DomainError("Say until when, or until which event, the task waits.")
     if until and until <= timezone.now():
         raise DomainError("The hold must end in the future.")
+    if event and event not in HOLD_EVENTS:
+        raise DomainError(f"A task can wait for one of: {', '.join(HOLD_EVENTS)}.")
     with _working(task) as activation:
         task = activation.task
         if not may_work(actor, task):
@@ -150,13 +152,20 @@ def release_due_holds(*, now: datetime | None = None) -> int:
     return count
 
 
-@subscribe("*")
+# Events a task can be held until (about its referral): each ends the hold when it arrives.
+HOLD_EVENTS = ("referral.document-added", "referral.note-added", "referral.patient-matched")
+
+
 def _release_holds_on_event(event: Event) -> None:
     if not event.subject.startswith("referral/"):
         return
     for item in WorkItem.objects.filter(referral_id=int(event.subject.split("/")[1]), completed_at__isnull=True,
                                         held_since__isnull=False, hold_event=event.short_type).select_related("referral"):
         task_resume(item=item, actor=event.actor or system_user(), why=f"{event.short_type} arrived")
+
+
+for _type in HOLD_EVENTS:
+    subscribe(_type)(_release_holds_on_event)
 
 
 def task_complete(*, task, actor, outcome: str, facts: dict | None = None, automatic: bool = False) -> None:

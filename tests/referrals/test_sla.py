@@ -81,7 +81,7 @@ def test_a_hold_stops_the_clock_and_resuming_moves_the_due_moment(outreach, coor
 
     start = timezone.now()
     with time_machine.travel(start + timedelta(hours=1)):
-        task_hold(task=outreach.task, actor=coordinator, event="document.received")
+        task_hold(task=outreach.task, actor=coordinator, event="referral.document-added")
     assert timer_of(outreach).scheduled == sla.PAUSED
     with time_machine.travel(start + timedelta(hours=30)):
         assert sla.fire_due_timers() == 0  # long past the original due moment, but held

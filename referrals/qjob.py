@@ -72,6 +72,12 @@ class _Broker(ORM):
         return OrmQ.objects.using(Conf.ORM)
 
 
+def enqueue_here(func: str, *args, task_name: str) -> None:
+    """Enqueue a referral-flow job on the caller's connection (inside its transaction, with the ORM broker)."""
+    async_task(func, *args, q_options={"task_name": task_name, "group": "referral-flow", "save": False,
+                                       "broker": _Broker() if Conf.ORM else None})
+
+
 def enqueue(task_ref: str, process_pk: int, task_pk: int) -> None:
     async_task("referrals.qjob.run_job", task_ref, process_pk, task_pk,
                q_options=_q_options(task_pk, broker=_Broker() if Conf.ORM else None))

@@ -200,15 +200,16 @@ def _book(referral: Referral, actor, book) -> Appointment:
 
 @transaction.atomic
 def referral_intake(*, actor, document=None, document_kind: DocumentKind | None = None, **fields) -> Referral:
-    """A new referral from any channel: recorded, its first document attached, and the ReferralFlow started (its
-    automated steps run on the worker once this transaction commits)."""
-    from .work import referral_start_flow
+    """A new referral from any channel: recorded, its first document attached, and the ReferralFlow started by the
+    worker: the start job's broker message is written in this transaction, so the referral and its start are
+    committed together or not at all, and the caller (a partner's POST, the intake form) does not wait for routing."""
+    from .work import referral_start_flow_later
 
     referral = referral_create(actor=actor, **fields)
     if document is not None and document_kind is not None:
         referral_document_add(referral=referral, kind=document_kind, file=document, original_name=document.name,
                               content_type=getattr(document, "content_type", None), actor=actor)
-    referral_start_flow(referral=referral)
+    referral_start_flow_later(referral=referral)
     return referral
 
 

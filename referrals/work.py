@@ -34,6 +34,26 @@ def referral_start_flow(*, referral: Referral) -> ReferralProcess:
     return ReferralFlow.start.run(referral=referral)
 
 
+def referral_start_flow_later(*, referral: Referral) -> None:
+    """Start the flow on the worker. The django-q2 message goes to the ORM broker inside the caller's transaction
+    (durable with the referral; redelivered if a worker dies); with Q_SYNC it runs here and now."""
+    from .qjob import enqueue_here
+
+    enqueue_here("referrals.work.start_flow_job", referral.pk, task_name=f"flow-start-{referral.pk}")
+
+
+def start_flow_job(referral_pk: int) -> str:
+    """The django-q2 entry point of `referral_start_flow_later` (idempotent: a redelivery finds the flow started)."""
+    from healthops.audit import acting_as
+
+    with acting_as(), transaction.atomic():
+        referral = Referral.objects.select_for_update().filter(pk=referral_pk).first()
+        if referral is None or not referral.is_open or ReferralProcess.objects.filter(referral=referral).exists():
+            return "skipped"
+        referral_start_flow(referral=referral)
+    return "started"
+
+
 @contextmanager
 def _working(task):
     """The task's activation under the flow's process lock, refusing finished tasks."""

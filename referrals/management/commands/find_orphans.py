@@ -21,7 +21,19 @@ def orphans():
 
 
 def without_flow():
-    return Referral.objects.filter(stage__in=Referral.OPEN_STAGES, process__isnull=True)
+    """Open referrals with no flow and no start job waiting in the broker (referrals.work.referral_start_flow_later)."""
+    return Referral.objects.filter(stage__in=Referral.OPEN_STAGES, process__isnull=True).exclude(pk__in=pending_starts())
+
+
+def pending_starts() -> set[int]:
+    from django_q.models import OrmQ
+
+    starts = set()
+    for message in OrmQ.objects.all():
+        task = message.task or {}
+        if task.get("func") == "referrals.work.start_flow_job" and task.get("args"):
+            starts.add(task["args"][0])
+    return starts
 
 
 class Command(BaseCommand):

@@ -138,13 +138,14 @@ def _service_request(run: str, n: int, i: int, patients, codes) -> bytes:
         "requester": {"reference": "Practitioner/bench", "display": "Dr Bench"}}).encode()
 
 
-def _drop_flow_jobs(after_pk: int, processes: set[int]) -> int:
-    """No worker ran: the flow jobs the bench's referrals enqueued (on commit) would otherwise be the first work of the
-    next bench that starts one. Only those messages go (their arguments are (task ref, process id, task id))."""
+def _drop_flow_jobs(after_pk: int, referrals: set[int]) -> int:
+    """No worker ran: the flow-start jobs the bench's referrals enqueued (with the referral) would otherwise be the
+    first work of the next bench that starts one. Only those messages go (their argument is the referral id)."""
     from django_q.models import OrmQ
 
     mine = [m.pk for m in OrmQ.objects.filter(pk__gt=after_pk)
-            if len(m.task.get("args") or ()) == 3 and m.task["args"][1] in processes]
+            if m.task.get("func") == "referrals.work.start_flow_job" and tuple(m.task.get("args") or ())[:1]
+            and m.task["args"][0] in referrals]
     OrmQ.objects.filter(pk__in=mine).delete()
     return len(mine)
 
@@ -155,7 +156,7 @@ def api_bench(*, seconds: float | None = None) -> dict:
     from django.utils import timezone
     from django_q.models import OrmQ
 
-    from referrals.models import Referral, ReferralProcess
+    from referrals.models import Referral
 
     seconds = seconds or float(os.environ.get("BENCH_API_SECONDS", "20"))
     token, data = bench_partner()
@@ -198,13 +199,12 @@ def api_bench(*, seconds: float | None = None) -> dict:
         floors = _load(base, token, seconds, floor)
         listed = _load(base, token, seconds, listing)
     created = Referral.objects.filter(partner__identifier="BENCH-PARTNER", external_identifier__startswith=run)
-    dropped = _drop_flow_jobs(jobs_before, set(ReferralProcess.objects.filter(referral__in=created)
-                                               .values_list("pk", flat=True)))
+    dropped = _drop_flow_jobs(jobs_before, set(created.values_list("pk", flat=True)))
     created = created.count()
     p, f = posts["by"]["POST ServiceRequest"], floors["by"]["floor"]
     return {
         "gunicorn_workers": count, "clients": CLIENTS, "seconds": seconds,
-        "db_conn_max_age": os.environ.get("DB_CONN_MAX_AGE", "0"),
+        "db_conn_max_age": os.environ.get("DB_CONN_MAX_AGE", "60 (DEBUG off)"),
         "post": p, "post_statuses": posts["statuses"], "referrals_created": created,
         "floor": f, "floor_statuses": floors["statuses"],
         "ratio": round(p["per_s"] / f["per_s"], 2) if f["per_s"] else None, "goal": GOAL,

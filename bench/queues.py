@@ -34,7 +34,8 @@ def ensure_open_tasks(n: int) -> int:
     from healthops.audit import system_user
     from healthops.models import Organization, Site
     from referrals.models import WorkItem
-    from referrals.services import referral_intake
+    from referrals.services import referral_create
+    from referrals.work import referral_start_flow
 
     coordinator = get_user_model().objects.get(username="coordinator")
     sites = list(Site.objects.filter(pk__in=coordinator.profile.sites.values("pk")))
@@ -42,10 +43,11 @@ def ensure_open_tasks(n: int) -> int:
     practice = Organization.objects.filter(kind="practice").order_by("pk").first()
     actor = system_user()
     for i in range(have, n):
-        with transaction.atomic():
-            referral_intake(actor=actor, referring_organization=practice, site=sites[i % len(sites)],
-                            reason="Bench referral without a patient", source_channel="fax",
-                            priority=["routine", "urgent", "asap", "stat"][i % 4])
+        with transaction.atomic():  # the flow started here, as the worker would: no worker runs in this bench
+            referral_start_flow(referral=referral_create(
+                actor=actor, referring_organization=practice, site=sites[i % len(sites)],
+                reason="Bench referral without a patient", source_channel="fax",
+                priority=["routine", "urgent", "asap", "stat"][i % 4]))
     return max(n, have)
 
 
@@ -146,5 +148,5 @@ def queue_page_bench(*, users: int = USERS, requests_each: int = 25, tasks: int 
     count = workers()
     with gunicorn(workers=count, env={"SECRET_KEY": SECRET_KEY}) as base:
         pages = {key: {"label": label, **_load(base, path, cookies, requests_each)} for key, path, label in PAGES}
-    return {"users": users, "gunicorn_workers": count, "db_conn_max_age": os.environ.get("DB_CONN_MAX_AGE", "0"),
+    return {"users": users, "gunicorn_workers": count, "db_conn_max_age": os.environ.get("DB_CONN_MAX_AGE", "60 (DEBUG off)"),
             "open_tasks_at_coordinator_sites": open_tasks, "claimed_by_coordinator": held, "pages": pages}

@@ -127,10 +127,12 @@ def database_url() -> str:
     return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def start_worker(sandbox_url: str, db_url: str, log_path: Path) -> subprocess.Popen:
+def start_worker(sandbox_url: str, db_url: str, log_path: Path, **overrides: str) -> subprocess.Popen:
+    """A qcluster with 2 workers; the drills' short timeout and retry lease (a killed job comes back in seconds)
+    unless `overrides` say otherwise."""
     env = {**os.environ, "DATABASE_URL": db_url, "SANDBOX_URL": sandbox_url, "Q_WORKERS": "2", "Q_RETRY": "6",
            "Q_TIMEOUT": "5", "INTEGRATION_TIMEOUT_SECONDS": "2", "INTEGRATION_BACKOFF_BASE_SECONDS": "0.05",
-           "LOG_LEVEL": "WARNING"}
+           "LOG_LEVEL": "WARNING", **overrides}
     return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True,
                             stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
 

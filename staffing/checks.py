@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from healthops.models import Site
 
-from .demand import staff_booked_intervals
+from .demand import booked_demand, staff_booked_intervals
 from .models import Shift, StaffingSettings, StaffMember
-from .selectors import _hours, _merge, _minutes, coverage_week, monday, roster_week
+from .selectors import _day_bounds, _hours, _merge, _minutes, monday, roster_week
 
 
 def credential_problem(*, staff_member: StaffMember, service_type, day) -> str | None:
@@ -76,11 +76,20 @@ def booking_capacity_problem(*, site: Site, service_type, start: datetime, end: 
     the rostered capacity (booking it anyway needs an override: healthops.overrides.override_record with rule
     "staffing.capacity"), or None."""
     day = start.astimezone(site.tz).date()
-    cell = next(c for c in coverage_week(site_ids={site.pk}, week_start=day).rows[0][1] if c.day == day)
+    booked, capacity = role_day_minutes(site=site, day=day, role=service_type.staff_role)
     minutes = int((end - start).total_seconds() // 60)
-    line = next((x for x in cell.lines if x.role == service_type.staff_role and not x.specialty), None)
-    booked, capacity = (line.booked, line.capacity) if line else (0, 0)
     if booked + minutes > capacity:
         return (f"Booking this would take {service_type.get_staff_role_display().lower()} time at {site.name} on "
                 f"{day:%a %b %-d} to {booked + minutes} min against {capacity} min rostered; it needs an override.")
     return None
+
+
+def role_day_minutes(*, site: Site, day, role: str) -> tuple[int, int]:
+    """(minutes booked, minutes rostered) for a staff role at a site on its local day: the coverage heatmap's line for
+    that role and day (staffing.selectors.coverage_week), without the rest of the week."""
+    lo, hi = _day_bounds(day, site.tz)
+    rostered = sum(int(max(0, (min(e, hi) - max(s, lo)).total_seconds()) // 60)
+                   for s, e in Shift.objects.filter(site=site, staff__role=role, start__lt=hi, end__gt=lo)
+                   .values_list("start", "end"))
+    booked = sum(d.minutes for d in booked_demand(site_ids=[site.pk], start=lo, end=hi) if d.role == role)
+    return booked, rostered

@@ -83,3 +83,14 @@ def test_booking_beyond_rostered_capacity_warns(clinic, week):
     warning = booking_capacity_problem(site=site, service_type=clinic["gp"], start=at(TUESDAY, 14),
                                        end=at(TUESDAY, 14, 30))
     assert "60 min against 0 min rostered" in warning and "override" in warning
+
+
+def test_the_booking_check_reads_the_same_minutes_as_the_heatmap(week, clinic):
+    from staffing.checks import role_day_minutes
+
+    site, cells = week.rows[0]
+    for cell in cells:
+        for role in ("physician", "nurse"):
+            line = next((x for x in cell.lines if x.role == role and not x.specialty), None)
+            expected = (line.booked, line.capacity) if line else (0, 0)
+            assert role_day_minutes(site=site, day=cell.day, role=role) == expected, (cell.day, role)

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from healthops.audit import system_user
@@ -132,7 +133,12 @@ def test_create_partner_token_command(capsys, db):
     client = PartnerClient.objects.get(token_hash=hash_token(token))
     assert client.scopes == ["referrals:read", "slots:read"] and client.organization == org
     assert Api(token).get("/api/v1/sites").status_code == 200
-    call_command("create_partner_token", "NEW-PARTNER")
+    call_command("create_partner_token", "NEW-PARTNER", "--rate-per-minute", "1200", "--burst", "100")
+    assert PartnerClient.objects.filter(organization=org).count() == 2
+    busy = PartnerClient.objects.filter(organization=org).latest("pk")
+    assert (busy.rate_per_minute, busy.burst) == (1200, 100)
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("create_partner_token", "NEW-PARTNER", "--burst", "0")
     assert PartnerClient.objects.filter(organization=org).count() == 2
 
 

@@ -13,10 +13,10 @@ class AuthorizationsConfig(AppConfig):
     verbose_name = "Payers and authorizations"
 
     def ready(self):
-        from auditlog.registry import auditlog
+        from healthops.audit import audit_register
 
         from . import models
 
         for name in "Payer Coverage PayerRule EligibilityCheck Authorization Appeal".split():
-            auditlog.register(getattr(models, name))
+            audit_register(getattr(models, name))
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="authorizations-after-migrate")

@@ -15,12 +15,11 @@ class HealthOpsConfig(AppConfig):
     verbose_name = "Network and patients"
 
     def ready(self):
-        from auditlog.registry import auditlog
-
         from . import models
+        from .audit import audit_register
 
         for model in (models.Organization, models.Site, models.Department, models.Patient, models.Resource,
                       models.Override, models.UserProfile):
-            auditlog.register(model, m2m_fields={"sites"} if model is models.UserProfile else None)
+            audit_register(model, m2m_fields={"sites"} if model is models.UserProfile else None)
         # After the last app migrates, so every domain permission exists.
         post_migrate.connect(_after_migrate, dispatch_uid="healthops-after-migrate")

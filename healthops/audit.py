@@ -27,3 +27,12 @@ def acting_as(user=None):
     actor = user or system_user()
     with set_actor(actor):
         yield actor
+
+
+def audit_register(model, **options) -> None:
+    """Register a model with django-auditlog, tracking its own fields only: auditlog would otherwise read every reverse
+    relation on each save (a query per reverse one-to-one, e.g. a referral's process and facts) to log nothing."""
+    from auditlog.registry import auditlog
+
+    reverse = [f.name for f in model._meta.get_fields() if f.auto_created and not f.concrete]
+    auditlog.register(model, exclude_fields=reverse, **options)

@@ -13,12 +13,12 @@ class ReferralsConfig(AppConfig):
     verbose_name = "Referrals"
 
     def ready(self):
-        from auditlog.registry import auditlog
+        from healthops.audit import audit_register
 
         from . import models
 
         for name in "Referral ReferralDocument ReferralAppointment ReferralAuthorization TaskSLA WorkItem".split():
-            auditlog.register(getattr(models, name))
+            audit_register(getattr(models, name))
         from . import flows, handlers, work  # noqa: F401  (flows before post_migrate; event subscriptions)
 
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="referrals-after-migrate")

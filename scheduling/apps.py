@@ -13,13 +13,13 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self):
-        from auditlog.registry import auditlog
+        from healthops.audit import audit_register
 
         from . import models
 
         for name in ("RoomKind EquipmentKind DocumentKind ServiceType Room Equipment Booking BookedResource Appointment "
                      "WeeklyAvailability AvailabilityException WaitlistEntry WaitlistOffer").split():
-            auditlog.register(getattr(models, name))
+            audit_register(getattr(models, name))
         from . import waitlist  # noqa: F401  (subscribes to the events that free slots)
 
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="scheduling-after-migrate")

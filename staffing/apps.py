@@ -13,10 +13,10 @@ class StaffingConfig(AppConfig):
     verbose_name = "Staffing"
 
     def ready(self):
-        from auditlog.registry import auditlog
+        from healthops.audit import audit_register
 
         from . import models
 
         for name in "Specialty CredentialKind StaffMember Credential Shift TimeOff StaffingSettings".split():
-            auditlog.register(getattr(models, name))
+            audit_register(getattr(models, name))
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="staffing-after-migrate")

@@ -69,3 +69,21 @@ def test_management_commands_record_the_system_actor(db):
     entries = LogEntry.objects.filter(action=LogEntry.Action.CREATE)
     assert entries.exists()
     assert set(entries.values_list("actor__username", flat=True).distinct()) == {SYSTEM_USERNAME}
+
+
+def test_an_audited_save_reads_no_reverse_relation(north):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from referrals.models import Referral
+
+    referral = factories.referral(north, factories.patient(north))
+    with acting_as(), CaptureQueriesContext(connection) as queries:
+        referral.stage_reason = "Checked"
+        referral.save()
+    touched = " ".join(q["sql"] for q in queries.captured_queries)
+    for table in ("partners_partnerreferral", "referrals_referralprocess", "dashboards_referralfacts"):
+        assert table not in touched
+    entry = LogEntry.objects.get_for_object(referral).filter(action=LogEntry.Action.UPDATE).get()
+    assert entry.changes_dict["stage_reason"][1] == "Checked"
+    assert Referral.objects.get(pk=referral.pk).stage_reason == "Checked"

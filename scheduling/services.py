@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from healthops.errors import Conflict, DomainError, InvalidTransition, NotAllowed
 from healthops.events import emit
@@ -90,8 +90,7 @@ def _hold(resources: list[Resource], *, service_type: ServiceType, site: Site, s
             booking = Booking.objects.create(service_type=service_type, site=site, start=start, end=end)
             for resource in resources:
                 held = BookedResource(booking=booking, resource=resource, start=start, end=end)
-                if connection.vendor != "postgresql":
-                    held.validate_constraints()  # the Python fallback; PostgreSQL's exclusion constraint needs none
+                held.validate_constraints()  # SQLite: the Python fallback; PostgreSQL: re-checked by the database
                 held.save()
     except (IntegrityError, ValidationError) as exc:
         raise Conflict(

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from healthops.errors import Conflict, DomainError, InvalidTransition, NotAllowed
 from healthops.events import emit
@@ -88,7 +88,7 @@ def _hold(resources: list[Resource], *, service_type: ServiceType, site: Site, s
         # A savepoint, so a refused insert leaves the caller's transaction usable.
         with transaction.atomic():
             booking = Booking.objects.create(service_type=service_type, site=site, start=start, end=end)
-            for resource in resources:
+            for resource in sorted(resources, key=lambda r: r.pk):  # one lock order for every booking
                 held = BookedResource(booking=booking, resource=resource, start=start, end=end)
                 held.validate_constraints()  # SQLite: the Python fallback; PostgreSQL: re-checked by the database
                 held.save()
@@ -96,6 +96,13 @@ def _hold(resources: list[Resource], *, service_type: ServiceType, site: Site, s
         raise Conflict(
             "One of the chosen resources is already booked at that time; pick another slot.", code="slot-taken"
         ) from exc
+    except OperationalError as exc:
+        # Two bookings racing for the same resources: PostgreSQL's exclusion constraint may resolve the race by
+        # aborting one of them as a deadlock (SQLSTATE 40P01). That one lost the slot.
+        if getattr(exc.__cause__, "sqlstate", None) != "40P01":
+            raise
+        raise Conflict("Someone booked one of these resources at the same moment; pick another slot.",
+                       code="slot-taken") from exc
     return booking
 
 

@@ -9,8 +9,8 @@ from django.db import transaction
 from .drills import _patients, database_url, sandbox_call, start_worker
 
 
-def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300,
-                   log_path: Path | None = None) -> dict:
+def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: Path | None = None,
+                   workers: int = 2) -> dict:
     """n complete referrals for an auto-booked service with coverage in force and no prior auth: all must reach
     `booked` with zero human tasks. Timed from the first intake to the last booking."""
     import os
@@ -53,7 +53,7 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300,
         if worker is None:  # the worker starts with the first referral, as it would in production
             # The production timeout and retry lease (the drills' 5 s would cut chained jobs and periodic work short).
             worker = start_worker(sandbox_url, database_url(), log_path or Path("/tmp/healthops-stp-worker.log"),
-                                  Q_TIMEOUT="60", Q_RETRY="90")
+                                  Q_TIMEOUT="60", Q_RETRY="90", Q_WORKERS=str(workers))
 
     def booked() -> int:
         return Referral.objects.filter(pk__in=ids, stage="booked").count()
@@ -70,7 +70,7 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300,
     release_bench_bookings()
     return {"referrals": n, "booked": done, "human_tasks": WorkItem.objects.filter(referral_id__in=ids).count(),
             "seconds": round(seconds, 1), "referrals_per_second": round(done / seconds, 1), "service": service.code,
-            "workers": 2, "stale_messages_dropped": stale}
+            "workers": workers, "stale_messages_dropped": stale}
 
 
 def release_bench_bookings() -> int:

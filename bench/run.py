@@ -127,7 +127,8 @@ def main() -> int:
         if "flow" in only:
             from bench.flow import stp_throughput
 
-            results["straight_through"] = stp_throughput(n=200, sandbox_url=sandbox_url)
+            results["straight_through"] = stp_throughput(n=200, sandbox_url=sandbox_url,
+                                                           workers=int(os.environ.get("BENCH_Q_WORKERS", "2")))
             table("Straight-through processing: intake to booked with the worker running (goal >= 20/s)",
                   list(results["straight_through"].items()))
         if "drills" in only:

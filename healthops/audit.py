@@ -1,15 +1,20 @@
 """Who did it: the request's user in web requests (AuditlogMiddleware), an explicit system actor for jobs and commands."""
 
 import contextlib
+import contextvars
 
 from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 
 SYSTEM_USERNAME = "healthops-system"
+# The system actor while a job acts as it (acting_as()): read once per job rather than at every step.
+_acting_system = contextvars.ContextVar("acting_system_user", default=None)
 
 
 def system_user():
     """The actor recorded for background jobs, management commands and automated steps. It cannot log in."""
+    if (current := _acting_system.get()) is not None:
+        return current
     User = get_user_model()
     user, created = User.objects.get_or_create(
         username=SYSTEM_USERNAME,
@@ -25,8 +30,13 @@ def system_user():
 def acting_as(user=None):
     """Attribute audit log entries made inside the block to `user` (the system actor when None)."""
     actor = user or system_user()
-    with set_actor(actor):
-        yield actor
+    token = _acting_system.set(actor) if user is None else None
+    try:
+        with set_actor(actor):
+            yield actor
+    finally:
+        if token is not None:
+            _acting_system.reset(token)
 
 
 def audit_register(model, **options) -> None:

@@ -14,7 +14,7 @@ from healthops.errors import DomainError, InvalidTransition
 from healthops.events import emit
 from healthops.models import Department, Organization, Patient, Site
 from scheduling.models import Appointment, DocumentKind, ServiceType
-from scheduling.services import book_outside_template, slot_book
+from scheduling.services import book_outside_template, candidate_book, slot_book
 
 from .models import Referral, ReferralAppointment, ReferralAuthorization, ReferralDocument
 
@@ -167,6 +167,13 @@ def referral_book(*, referral: Referral, token: str, actor, override: dict | Non
     the referral to `booked`: all three, or none (a taken slot raises Conflict and leaves nothing behind)."""
     return _book(referral, actor, lambda patient: slot_book(token=token, patient=patient, actor=actor,
                                                             override=override))
+
+
+@transaction.atomic
+def referral_book_found(*, referral: Referral, candidate, actor) -> Appointment:
+    """Book a slot the flow's match step has just found for the referral (scheduling.services.candidate_book)."""
+    return _book(referral, actor, lambda patient: candidate_book(
+        candidate=candidate, service_type=referral.service_type, site=referral.site, patient=patient, actor=actor))
 
 
 @transaction.atomic

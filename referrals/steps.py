@@ -61,8 +61,11 @@ def missing_documents(referral: Referral) -> list:
     if referral.service_type is None:
         return []
     payer = referral.coverage.payer if referral.coverage_id else None
+    required = required_document_kinds(service_type=referral.service_type, payer=payer)
+    if not required:
+        return []
     have = set(referral.documents.values_list("kind_id", flat=True))
-    return [k for k in required_document_kinds(service_type=referral.service_type, payer=payer) if k.pk not in have]
+    return [k for k in required if k.pk not in have]
 
 
 def _save(process: ReferralProcess, **facts) -> None:
@@ -112,10 +115,10 @@ def run_authorization(activation) -> None:
 
 
 def run_match(activation) -> None:
+    """Find the earliest fitting slot at the referral's site and book it. (No 'looking for a slot' stage: the search
+    takes milliseconds; when it finds nothing, the scheduling task that follows says so.)"""
     process, actor = activation.process, system_user()
     referral = Referral.objects.select_related("service_type", "patient", "site").get(pk=process.referral_id)
-    with transaction.atomic():
-        _stage(referral, R.SCHEDULING, "Looking for a slot", actor)
     if referral.appointments.filter(status__in=["booked", "pending", "proposed"]).exists():
         _save(process, booked=True)  # booked by an earlier delivery of this job
         return
@@ -127,11 +130,11 @@ def run_match(activation) -> None:
     candidates = find_slots(service_type=service, sites=[referral.site_id],
                             valid_from=auth.valid_from if auth else None, valid_to=auth.valid_to if auth else None,
                             limit=3)
-    from .services import referral_book
+    from .services import referral_book_found
 
     for candidate in candidates:
         try:
-            referral_book(referral=referral, token=candidate.token, actor=actor)
+            referral_book_found(referral=referral, candidate=candidate, actor=actor)
             _save(process, booked=True, handoff_reason="")
             return
         except Conflict:

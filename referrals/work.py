@@ -46,11 +46,15 @@ def start_flow_job(referral_pk: int) -> str:
     """The django-q2 entry point of `referral_start_flow_later` (idempotent: a redelivery finds the flow started)."""
     from healthops.audit import acting_as
 
+    from .flows import ReferralFlow
+
     with acting_as(), transaction.atomic():
-        referral = Referral.objects.select_for_update().filter(pk=referral_pk).first()
+        # With what the first routing steps read (the service, the coverage's payer), locking the referral only.
+        referral = (Referral.objects.select_for_update(of=("self",)).select_related("service_type", "coverage__payer")
+                    .filter(pk=referral_pk).first())
         if referral is None or not referral.is_open or ReferralProcess.objects.filter(referral=referral).exists():
             return "skipped"
-        referral_start_flow(referral=referral)
+        ReferralFlow.start.run(referral=referral)
     return "started"
 
 
@@ -216,7 +220,7 @@ def task_complete(*, task, actor, outcome: str, facts: dict | None = None, autom
         activation.execute()
 
 
-def open_task(referral: Referral, task_type: str):
+def open_task(referral: Referral | int, task_type: str):
     item = (WorkItem.objects.filter(referral=referral, task_type=task_type, completed_at__isnull=True)
             .select_related("task").first())
     return item.task if item else None
@@ -257,11 +261,10 @@ def _eligibility_arrived(event: Event) -> None:
     """A retry that reaches the payer completes the manual verification task it was standing in for."""
     if event.data.get("outcome") != "in-force" or event.data.get("source") != "payer-api":
         return
-    for referral in Referral.objects.filter(coverage_id=event.data["coverage_id"]):
-        task = open_task(referral, "verify_eligibility")
-        if task is not None:
-            task_complete(task=task, actor=system_user(), automatic=True, facts={"eligibility": "in-force"},
-                          outcome="The payer confirmed the coverage on a later try")
+    for item in WorkItem.objects.filter(referral__coverage_id=event.data["coverage_id"], task_type="verify_eligibility",
+                                        completed_at__isnull=True).select_related("task"):
+        task_complete(task=item.task, actor=system_user(), automatic=True, facts={"eligibility": "in-force"},
+                      outcome="The payer confirmed the coverage on a later try")
 
 
 def users_who_may_work(task):
@@ -299,8 +302,7 @@ def auth_pending_override(*, task, actor, reason_code: str, justification: str) 
 @subscribe("referral.booked")
 def _booked_elsewhere(event: Event) -> None:
     """Booked from the referral page or the board while a 'Book an appointment' task is open: that task is done."""
-    referral = Referral.objects.get(pk=event.data["referral_id"])
-    task = open_task(referral, "schedule")
+    task = open_task(event.data["referral_id"], "schedule")
     if task is not None:
         task_complete(task=task, actor=event.actor or system_user(), automatic=True, facts={"booked": True},
                       outcome="Booked")

@@ -17,7 +17,9 @@ class SchedulingConfig(AppConfig):
 
         from . import models
 
-        for name in ("RoomKind EquipmentKind DocumentKind ServiceType Room Equipment Booking BookedResource Appointment "
+        # Not BookedResource: its rows are written in one INSERT with their booking (no per-row signals), and the
+        # resources held are in the booking's `appointment.booked` event and the Booking's audit entry.
+        for name in ("RoomKind EquipmentKind DocumentKind ServiceType Room Equipment Booking Appointment "
                      "WeeklyAvailability AvailabilityException WaitlistEntry WaitlistOffer").split():
             audit_register(getattr(models, name))
         from . import waitlist  # noqa: F401  (subscribes to the events that free slots)

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from healthops.errors import Conflict, DomainError, InvalidTransition, NotAllowed
 from healthops.events import emit
@@ -42,6 +42,7 @@ def appointment_book(
     start: datetime,
     actor,
     resources: list[Resource] | None = None,
+    resource_ids: list[int] | None = None,
     end: datetime | None = None,
     status: str = S.BOOKED,
     join_booking: Booking | None = None,
@@ -66,12 +67,12 @@ def appointment_book(
         end = end or start + timedelta(minutes=service_type.duration_minutes)
         if end <= start:
             raise DomainError("An appointment must end after it starts.")
-        if not resources:
+        held_ids = list(resource_ids) if resource_ids is not None else [r.pk for r in resources or []]
+        if not held_ids:
             raise DomainError("A booking needs at least one resource (staff member, room or equipment).")
-        if len({r.pk for r in resources}) != len(resources):
+        if len(set(held_ids)) != len(held_ids):
             raise DomainError("The same resource is listed twice in one booking.")
-        booking = _hold(resources, service_type=service_type, site=site, start=start, end=end)
-        held_ids = [r.pk for r in resources]
+        booking = _hold(held_ids, service_type=service_type, site=site, start=start, end=end)
     appointment = Appointment.objects.create(
         patient=patient, service_type=service_type, site=site, booking=booking, start=start, end=end, status=status,
         rescheduled_from=rescheduled_from,
@@ -83,15 +84,21 @@ def appointment_book(
     return appointment
 
 
-def _hold(resources: list[Resource], *, service_type: ServiceType, site: Site, start: datetime, end: datetime) -> Booking:
+def _hold(resource_ids: list[int], *, service_type: ServiceType, site: Site, start: datetime,
+          end: datetime) -> Booking:
     try:
         # A savepoint, so a refused insert leaves the caller's transaction usable.
         with transaction.atomic():
             booking = Booking.objects.create(service_type=service_type, site=site, start=start, end=end)
-            for resource in sorted(resources, key=lambda r: r.pk):  # one lock order for every booking
-                held = BookedResource(booking=booking, resource=resource, start=start, end=end)
-                held.validate_constraints()  # SQLite: the Python fallback; PostgreSQL: re-checked by the database
-                held.save()
+            # One INSERT, rows in one lock order for every booking. PostgreSQL's exclusion constraint refuses an
+            # overlap (waiting for a racing booking to commit or roll back first); other databases have no such
+            # constraint and check in Python, which a race can slip through.
+            held = [BookedResource(booking=booking, resource_id=rid, start=start, end=end)
+                    for rid in sorted(resource_ids)]
+            if connection.vendor != "postgresql":
+                for row in held:
+                    row.validate_constraints()
+            BookedResource.objects.bulk_create(held)
     except (IntegrityError, ValidationError) as exc:
         raise Conflict(
             "One of the chosen resources is already booked at that time; pick another slot.", code="slot-taken"
@@ -199,6 +206,23 @@ def slot_book(*, token: str, patient: Patient, actor, status: str = S.BOOKED, ov
     resources = list(Resource.objects.filter(pk__in=ref.resource_ids))
     return appointment_book(patient=patient, service_type=service_type, site=site, start=ref.start, end=ref.end,
                             resources=resources, actor=actor, status=status, rescheduled_from=rescheduled_from)
+
+
+@transaction.atomic
+def candidate_book(*, candidate, service_type: ServiceType, site: Site, patient: Patient, actor) -> Appointment:
+    """Book a bundle that scheduling.slots.find_slots has just computed in the same job (the referral flow's automatic
+    match): no token round trip, and no second read of the free time or the credentials the search has just checked.
+    A booking made meanwhile is still refused, by the exclusion constraint (Conflict), and the day's rostered
+    capacity is still checked; a person's booking from a token (slot_book) re-checks everything."""
+    if candidate.service_type_id != service_type.pk or candidate.site_id != site.pk:
+        raise DomainError("That slot is for another service or site.")
+    if candidate.booking_id:
+        return appointment_book(patient=patient, service_type=service_type, site=site, start=candidate.start,
+                                actor=actor, join_booking=Booking(pk=candidate.booking_id))
+    _check_rostered_capacity(service_type=service_type, site=site, start=candidate.start, end=candidate.end,
+                             actor=actor, override=None, patient=patient)
+    return appointment_book(patient=patient, service_type=service_type, site=site, start=candidate.start,
+                            end=candidate.end, resource_ids=candidate.resource_ids, actor=actor)
 
 
 OUTSIDE_TEMPLATE_RULE = "booking.outside-template"

@@ -481,7 +481,8 @@ class BulkReferrals:
                 events.add(key, "authorization.decided", "authorizations", auth_subject, at,
                            {**base, "status": status, "decision": code})
         for i, (task_type, reason, created, completed, manual) in enumerate(p.tasks):
-            task_id = f"seed-{key}-{i}"  # no viewflow task behind this history
+            # Negative: no viewflow task is behind this history (theirs are positive), and TaskFact keeps a number.
+            task_id = -(int(key.rsplit("-", 1)[1]) * 100 + i)
             events.add(key, "task.created", "referrals", subject, created, {
                 "referral_id": r.pk, "task_id": task_id, "task_type": task_type, "reason": reason,
                 "due_at": (created + timedelta(hours=SLA_HOURS.get(r.priority, 48))).isoformat()})

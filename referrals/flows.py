@@ -22,6 +22,13 @@ def _view(title: str, permission: str):
             .OnTimeout(sla.due, this.sla_breached, interrupting=False, title="SLA breached"))
 
 
+def _auth_cases(switch):
+    """Prior authorization needed, not needed, or unknown (a person decides): the last cases of a routing switch."""
+    return (switch.Case(this.authorize, lambda a: a.process.auth_needed is True)
+            .Case(this.match, lambda a: a.process.auth_needed is False)
+            .Default(this.auth_determination))
+
+
 class ReferralFlow(flow.Flow):
     """Referral
 
@@ -33,33 +40,30 @@ class ReferralFlow(flow.Flow):
     process_title = "Referral"
     process_summary_template = "Referral R-{{ process.referral_id }}"
 
-    start = flow.StartHandle(steps.start).Annotation(title="Referral received").Next(this.has_patient)
+    start = flow.StartHandle(steps.start).Annotation(title="Referral received").Next(this.route)
 
-    has_patient = flow.If(lambda a: a.process.referral.patient_id is not None).Then(this.has_service).Else(
-        this.patient_match)
-    patient_match = _view("Match the patient", "can_match_patient").Next(this.has_patient)
+    # What the referral still lacks, in order; each person's task comes back here.
+    route = (flow.Switch().Annotation(title="Who, what and which documents?")
+             .Case(this.patient_match, lambda a: a.process.referral.patient_id is None)
+             .Case(this.triage, lambda a: a.process.referral.service_type_id is None)
+             .Case(this.outreach, lambda a: not steps.documents_complete(a.process))
+             .Default(this.eligibility))
+    patient_match = _view("Match the patient", "can_match_patient").Next(this.route)
+    triage = _view("Triage: choose the service", "can_match_patient").Next(this.route)
+    outreach = _view("Get the missing documents", "can_outreach").Next(this.route)
 
-    has_service = flow.If(lambda a: a.process.referral.service_type_id is not None).Then(this.has_documents).Else(
-        this.triage)
-    triage = _view("Triage: choose the service", "can_match_patient").Next(this.has_service)
-
-    has_documents = flow.If(lambda a: steps.documents_complete(a.process)).Then(this.eligibility).Else(this.outreach)
-    outreach = _view("Get the missing documents", "can_outreach").Next(this.has_documents)
-
-    eligibility = Job(steps.run_eligibility).Annotation(title="Check eligibility").OnError(
+    eligibility = Job(steps.run_eligibility).Annotation(title="Check eligibility").OnFailure(
         this.verify_eligibility).Next(this.is_eligible)
-    is_eligible = flow.If(lambda a: a.process.eligibility == "in-force").Then(this.needs_auth).Else(
-        this.verify_eligibility)
+    is_eligible = _auth_cases(flow.Switch().Annotation(title="Covered? Prior authorization?").Case(
+        this.verify_eligibility, lambda a: a.process.eligibility != "in-force"))
     verify_eligibility = _view("Verify eligibility", "can_verify_eligibility").Next(this.verified)
-    verified = flow.If(lambda a: a.process.eligibility == "in-force").Then(this.needs_auth).Else(this.closed)
+    verified = _auth_cases(flow.Switch().Annotation(title="Verified? Prior authorization?").Case(
+        this.closed, lambda a: a.process.eligibility != "in-force"))
 
-    needs_auth = (flow.Switch()
-                  .Case(this.authorize, lambda a: a.process.auth_needed is True)
-                  .Case(this.match, lambda a: a.process.auth_needed is False)
-                  .Default(this.auth_determination))
+    needs_auth = _auth_cases(flow.Switch().Annotation(title="Prior authorization?"))
     auth_determination = _view("Decide whether prior authorization is needed", "can_work_authorizations").Next(
         this.needs_auth)
-    authorize = Job(steps.run_authorization).Annotation(title="Request prior authorization").OnError(
+    authorize = Job(steps.run_authorization).Annotation(title="Request prior authorization").OnFailure(
         this.auth_follow_up).Next(this.auth_decided)
     auth_decided = (flow.Switch()
                     .Case(this.match, lambda a: a.process.auth_status in ("approved", "partial")
@@ -70,12 +74,12 @@ class ReferralFlow(flow.Flow):
     auth_follow_up = _view("Follow up the authorization", "can_work_authorizations").Next(this.auth_decided)
     denial = _view("Work the denial", "can_work_authorizations").Next(this.auth_decided)
 
-    match = Job(steps.run_match).Annotation(title="Find and book a slot").OnError(this.schedule).Next(this.is_booked)
+    match = Job(steps.run_match).Annotation(title="Find and book a slot").OnFailure(this.schedule).Next(this.is_booked)
     is_booked = flow.If(lambda a: a.process.booked).Then(this.notify).Else(this.schedule)
     schedule = _view("Book an appointment", "can_schedule").Next(this.scheduled)
     scheduled = flow.If(lambda a: a.process.booked).Then(this.notify).Else(this.closed)
 
-    notify = Job(steps.run_notify).Annotation(title="Tell the patient").OnError(this.notify_by_phone).Next(
+    notify = Job(steps.run_notify).Annotation(title="Tell the patient").OnFailure(this.notify_by_phone).Next(
         this.booked_by_override)
     notify_by_phone = _view("Tell the patient by phone", "can_schedule").Next(this.booked_by_override)
 

@@ -10,6 +10,10 @@ after it in the same worker instead of taking a broker round trip. Its broker me
 transaction that schedules it, but born claimed ("held") for the broker's retry lease, as if this worker had just
 dequeued it; the transaction that settles the job deletes it. If the worker dies midway, the lease runs out and
 another worker runs the job: nothing is lost.
+
+A job's failure path is its own (`.OnFailure(node)`): the exception is recorded on the job's task (ERROR, then
+CANCELED, as viewflow's interrupting `.OnError` boundary leaves it) and `node` is activated. The boundary would arm a
+task row for every run of every job and cancel it again on success, for the rare failure.
 """
 
 import logging
@@ -25,6 +29,7 @@ from django_q.models import OrmQ
 from django_q.tasks import async_task
 from viewflow import this
 from viewflow.workflow.activation import Activation, has_manage_permission
+from viewflow.workflow.base import Edge
 from viewflow.workflow.fields import get_task_ref, import_task_by_ref
 from viewflow.workflow.flow import mixins as flow_mixins
 from viewflow.workflow.flow import views as flow_views
@@ -47,6 +52,13 @@ class QJobActivation(AbstractJobActivation):
             transaction.on_commit(lambda: enqueue(*args))
         else:
             chain.append((*args, None if Conf.SYNC else hold(*args)))
+
+    @Activation.status.transition(source=STATUS.ERROR, target=STATUS.CANCELED)
+    def route_failure(self):
+        """After error(): close the failed task and activate the job's failure node."""
+        self.task.finished = timezone.now()
+        self.task.save()
+        self._activate_next({self.flow_task._on_failure._create(self, self.task.token)})
 
     @Activation.status.transition(source=[STATUS.NEW, STATUS.SCHEDULED, STATUS.ERROR], target=STATUS.CANCELED,
                                   permission=has_manage_permission)
@@ -120,10 +132,22 @@ class QJob(AbstractJob):
     def __init__(self, job, **kwargs):
         super().__init__(**kwargs)
         self._job = job
+        self._on_failure = None
+
+    def OnFailure(self, node):  # noqa: N802 - viewflow's builder style
+        """The node to activate when the job raises (a person takes over)."""
+        self._on_failure = node
+        return self
 
     def _resolve(self, instance):
         super()._resolve(instance)
         self._job = this.resolve(instance, self._job)
+        self._on_failure = this.resolve(instance, self._on_failure)
+
+    def _outgoing(self):
+        yield from super()._outgoing()
+        if self._on_failure is not None:
+            yield Edge(src=self, dst=self._on_failure, edge_class="default", label="failed")
 
     @classmethod
     @contextmanager
@@ -148,7 +172,10 @@ class QJob(AbstractJob):
             yield activation
         except Exception as exc:
             with flow_class.lock(process_pk):
-                locked_activation().error(exc)
+                failed = locked_activation()
+                failed.error(exc)
+                if flow_task._on_failure is not None:
+                    failed.route_failure()
                 _settled(message_pk)
             raise
         else:

@@ -127,18 +127,20 @@ def run_match(activation) -> None:
         _save(process, booked=False, handoff_reason="This service is booked by a person.")
         return
     auth = referral.authorizations.filter(status__in=["approved", "partial"]).first()
-    candidates = find_slots(service_type=service, sites=[referral.site_id],
-                            valid_from=auth.valid_from if auth else None, valid_to=auth.valid_to if auth else None,
-                            limit=3)
     from .services import referral_book_found
 
-    for candidate in candidates:
-        try:
-            referral_book_found(referral=referral, candidate=candidate, actor=actor)
-            _save(process, booked=True, handoff_reason="")
-            return
-        except Conflict:
-            continue  # taken meanwhile: try the next one
+    for _search in range(3):  # all taken meanwhile (other workers match the same earliest slots): search again
+        candidates = find_slots(service_type=service, sites=[referral.site_id], limit=5,
+                                valid_from=auth.valid_from if auth else None, valid_to=auth.valid_to if auth else None)
+        for candidate in candidates:
+            try:
+                referral_book_found(referral=referral, candidate=candidate, actor=actor)
+                _save(process, booked=True, handoff_reason="")
+                return
+            except Conflict:
+                continue  # taken meanwhile: try the next one
+        if not candidates:
+            break
     weeks = settings.SLOT_SEARCH_DAYS // 7
     _save(process, booked=False, handoff_reason=f"No free slot at {referral.site.name} in the next {weeks} weeks"
                                                 f"{' within the authorization dates' if auth else ''}.")

@@ -622,9 +622,13 @@ def test_schedule_close_for_no_capacity(client, cases, scheduler, django_capture
 def test_notify_by_phone(client, network, scheduler, django_capture_on_commit_callbacks):
     network["sandbox"].post("/_faults", {"endpoint": "messaging", "error_rate": 1.0})
     referral = referral_for(network, "TEST-ACTIVE-50")
-    with pytest.raises(RuntimeError, match="patient message not sent"):  # inline jobs re-raise; .OnError took it
+    with pytest.raises(RuntimeError, match="patient message not sent"):  # inline jobs re-raise; .OnFailure took it
         run(referral, django_capture_on_commit_callbacks)
     item = item_of(referral, "notify_by_phone")
+    failed = item.task.previous.get()  # the job's task: closed, with what went wrong on it
+    assert failed.flow_task.name == "notify" and failed.status == "CANCELED"
+    assert "patient message not sent" in failed.data["_exception"]["title"]
+    assert not referral.process.task_set.filter(flow_task_type="EVENT").exists()  # no boundary tasks armed
     client.force_login(scheduler)
     assert "Patient informed" in client.get(reverse("queues:task", args=[item.task_id])).content.decode()
     response = act(client, django_capture_on_commit_callbacks, item, "informed", {"note": "Spoke to the patient"})

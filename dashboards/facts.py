@@ -4,6 +4,7 @@ Each referral touched by new events is recomputed from all of its events (a pure
 idempotent: running it twice, or after a crash half-way, gives the same rows.
 """
 
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from referrals.models import Referral
 
 CURSOR = "referral-facts"
 BATCH = 2000
+WINDOW = 20_000  # events per step of an incremental refresh
 STAGE_TYPES = {"referral.stage-changed", "referral.incomplete", "referral.booked", "referral.completed",
                "referral.revoked"}
 BOOKED_TYPES = {"referral.booked", "referral.appointment-linked"}
@@ -131,32 +133,49 @@ def rebuild(referral_ids: list[int], *, now: datetime | None = None) -> int:
     return len(rows)
 
 
-def refresh_facts(*, full: bool = False, now: datetime | None = None) -> dict:
-    """Fold the events written since the cursor into the facts. `full`: start again from the first event."""
+def refresh_facts(*, full: bool = False, now: datetime | None = None, budget: float | None = None) -> dict:
+    """Fold the events written since the cursor into the facts. `full`: start again from the first event.
+
+    An incremental run folds WINDOW events at a time and saves the cursor after each, for at most `budget` seconds
+    (default: a third of the worker's timeout): a long catch-up (a worker down for a day, a bulk import) goes on at
+    the next run instead of being killed at the timeout and starting over, forever."""
     from .models import FactsCursor, ReferralFacts, StageVisit, TaskFact
 
     cursor, _ = FactsCursor.objects.get_or_create(name=CURSOR)
+    top = Event.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
     if full:
         ReferralFacts.objects.all().delete()
         StageVisit.objects.all().delete()
         TaskFact.objects.all().delete()
-        cursor.sequence = 0
-    top = Event.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
-    touched: set[int] = set()
-    if full:
-        touched = set(Referral.objects.values_list("pk", flat=True))
-    else:
-        subjects = (Event.objects.filter(sequence__gt=cursor.sequence, sequence__lte=top,
+        done = _rebuild_all(sorted(Referral.objects.values_list("pk", flat=True)), now)
+        cursor.sequence, cursor.refreshed_at = top, timezone.now()
+        cursor.save()
+        return {"referrals": done, "cursor": top, "behind": 0}
+    deadline = time.monotonic() + (budget if budget is not None else _run_budget())
+    done = 0
+    while cursor.sequence < top:  # at least one window per run, however little time is left
+        upto = min(top, cursor.sequence + WINDOW)
+        subjects = (Event.objects.filter(sequence__gt=cursor.sequence, sequence__lte=upto,
                                          subject__startswith="referral/")
                     .values_list("subject", flat=True).distinct())
         touched = {int(s.split("/", 1)[1]) for s in subjects if s.split("/", 1)[1].isdigit()}
-    ordered = sorted(touched)
-    done = 0
-    for i in range(0, len(ordered), BATCH):
-        done += rebuild(ordered[i:i + BATCH], now=now)
-    cursor.sequence, cursor.refreshed_at = top, timezone.now()
-    cursor.save()
-    return {"referrals": done, "cursor": top}
+        with transaction.atomic():
+            done += _rebuild_all(sorted(touched), now)
+            cursor.sequence, cursor.refreshed_at = upto, timezone.now()
+            cursor.save()
+        if time.monotonic() >= deadline:
+            break
+    return {"referrals": done, "cursor": cursor.sequence, "behind": top - cursor.sequence}
+
+
+def _rebuild_all(ordered: list[int], now: datetime | None) -> int:
+    return sum(rebuild(ordered[i:i + BATCH], now=now) for i in range(0, len(ordered), BATCH))
+
+
+def _run_budget() -> float:
+    from django_q.conf import Conf
+
+    return (Conf.TIMEOUT or 60) / 3
 
 
 def facts_version() -> int:

@@ -79,3 +79,29 @@ def test_incremental_refresh_equals_full_rebuild(history):
     assert refresh_facts()["referrals"] == 0  # nothing new
     refresh_facts(full=True)
     assert snapshot() == incremental
+
+
+def test_a_long_catch_up_resumes_where_the_last_run_stopped(history, monkeypatch):
+    """A refresh far behind the event log (a worker down for a day) folds a window at a time and keeps its place, so
+    a run cut short by its time budget, or killed, loses nothing and the next run goes on."""
+    from dashboards import facts
+    from dashboards.models import FactsCursor
+
+    def snapshot():
+        return (sorted(ReferralFacts.objects.values_list("pk", "booked_at", "cycle_seconds", "stage")),
+                sorted(TaskFact.objects.values_list("task_id", "task_type", "completed_at")))
+
+    expected = snapshot()
+    FactsCursor.objects.update(sequence=0)  # as if nothing had been folded yet
+    ReferralFacts.objects.all().delete()
+    TaskFact.objects.all().delete()
+    StageVisit.objects.all().delete()
+    monkeypatch.setattr(facts, "WINDOW", 3)
+    runs = []
+    while True:
+        result = refresh_facts(budget=0)  # one window per run
+        runs.append(result["cursor"])
+        if result["behind"] == 0:
+            break
+    assert len(runs) > 2 and runs == sorted(runs)  # several runs, each further on
+    assert snapshot() == expected

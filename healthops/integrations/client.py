@@ -72,6 +72,10 @@ class Breaker:
         self.system, self.policy = system, policy
 
     def allow(self) -> bool:
+        # Closed (nearly always): no lock, so callers in every worker do not queue on the one row per system.
+        if CircuitBreaker.objects.filter(system=self.system).values_list("state", flat=True).first() in (
+                None, CircuitBreaker.State.CLOSED):
+            return True
         now = timezone.now()
         with transaction.atomic():
             state, _ = CircuitBreaker.objects.select_for_update().get_or_create(system=self.system)  # one prober wins
@@ -89,20 +93,22 @@ class Breaker:
 
     def record(self, success: bool) -> None:
         now = timezone.now()
+        if success:  # one UPDATE, and none at all when the circuit is already closed with no failures counted
+            healed = (CircuitBreaker.objects.filter(system=self.system)
+                      .exclude(state=CircuitBreaker.State.CLOSED, consecutive_failures=0)
+                      .update(state=CircuitBreaker.State.CLOSED, consecutive_failures=0, opened_at=None,
+                              probe_started_at=None, changed_at=now))
+            if healed:
+                log.info("circuit closed", extra={"system": self.system})
+            return
         with transaction.atomic():
             state, _ = CircuitBreaker.objects.select_for_update().get_or_create(system=self.system)
-            if success:
-                if state.state != CircuitBreaker.State.CLOSED:
-                    log.info("circuit closed", extra={"system": self.system})
-                state.state, state.consecutive_failures, state.opened_at, state.probe_started_at = (
-                    CircuitBreaker.State.CLOSED, 0, None, None)
-            else:
-                state.consecutive_failures += 1
-                if state.state == CircuitBreaker.State.HALF_OPEN or (
-                        state.consecutive_failures >= self.policy.failure_threshold):
-                    if state.state != CircuitBreaker.State.OPEN:
-                        log.warning("circuit opened", extra={"system": self.system})
-                    state.state, state.opened_at, state.probe_started_at = CircuitBreaker.State.OPEN, now, None
+            state.consecutive_failures += 1
+            if state.state == CircuitBreaker.State.HALF_OPEN or (
+                    state.consecutive_failures >= self.policy.failure_threshold):
+                if state.state != CircuitBreaker.State.OPEN:
+                    log.warning("circuit opened", extra={"system": self.system})
+                state.state, state.opened_at, state.probe_started_at = CircuitBreaker.State.OPEN, now, None
             state.changed_at = now
             state.save()
 

@@ -70,11 +70,13 @@ class Breaker:
 
     def __init__(self, system: str, policy: Policy):
         self.system, self.policy = system, policy
+        self._clean = False  # what the last allow() saw: closed, no failures
 
     def allow(self) -> bool:
         # Closed (nearly always): no lock, so callers in every worker do not queue on the one row per system.
-        if CircuitBreaker.objects.filter(system=self.system).values_list("state", flat=True).first() in (
-                None, CircuitBreaker.State.CLOSED):
+        seen = CircuitBreaker.objects.filter(system=self.system).values_list("state", "consecutive_failures").first()
+        self._clean = seen is None or seen == (CircuitBreaker.State.CLOSED, 0)  # a success then has nothing to heal
+        if seen is None or seen[0] == CircuitBreaker.State.CLOSED:
             return True
         now = timezone.now()
         with transaction.atomic():
@@ -93,7 +95,9 @@ class Breaker:
 
     def record(self, success: bool) -> None:
         now = timezone.now()
-        if success:  # one UPDATE, and none at all when the circuit is already closed with no failures counted
+        if success:  # nothing to write when the circuit was closed with no failures counted; else one UPDATE
+            if self._clean:
+                return
             healed = (CircuitBreaker.objects.filter(system=self.system)
                       .exclude(state=CircuitBreaker.State.CLOSED, consecutive_failures=0)
                       .update(state=CircuitBreaker.State.CLOSED, consecutive_failures=0, opened_at=None,

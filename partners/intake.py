@@ -178,7 +178,7 @@ def fhir_referral_create(*, client: PartnerClient, resource, raw: dict) -> Refer
         if exc.code == "duplicate":
             raise Conflict(exc.message, code="duplicate") from exc
         raise
-    PartnerReferral.objects.create(referral=referral, client=client, resource=raw)
+    PartnerReferral.objects.create(referral=referral, client=client, resource=raw)  # also sets referral.partner_record
     return referral
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from authorizations.models import Coverage
 from healthops.models import Event, Patient
@@ -109,6 +110,25 @@ def test_service_request_creates_a_referral_and_starts_the_flow(network, api_a, 
     # The same external identifier again is a conflict, not a second referral.
     assert_outcome(api_a.post("/fhir/r4/ServiceRequest", service_request_body(
         patient, identifier=[{"value": "PARTNER-REF-1"}])), 409)
+
+
+@pytest.mark.parametrize("code", ["derm", "no-such-service"])
+def test_service_request_answer_is_what_a_read_returns(network, api_a, monkeypatch, code):
+    """The POST answers from the referral in hand (no second read): it must be the resource a GET then returns.
+    The flow starts on the worker, as in production, so nothing changes the referral in between."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    patient = create_patient(api_a)
+    coverage = Coverage.objects.create(patient_id=patient, payer=network["payer"], member_id="TEST-ACTIVE-9",
+                                       period_start=timezone.localdate())
+    response = api_a.post("/fhir/r4/ServiceRequest", service_request_body(
+        patient, code=code, identifier=[{"value": f"PARTNER-REF-{code}"}],
+        locationCode=[{"coding": [{"code": network["site"].code}]}]))
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["insurance"] == [{"reference": f"Coverage/{coverage.pk}"}]
+    assert created == api_a.get(f"/fhir/r4/ServiceRequest/{created['id']}").json()
 
 
 def test_unknown_service_code_is_accepted_for_triage(network, api_a, django_capture_on_commit_callbacks):

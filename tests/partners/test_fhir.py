@@ -131,6 +131,35 @@ def test_service_request_answer_is_what_a_read_returns(network, api_a, monkeypat
     assert created == api_a.get(f"/fhir/r4/ServiceRequest/{created['id']}").json()
 
 
+def test_service_request_coverage_is_the_named_one_or_the_primary_active_one(network, api_a, api_b,
+                                                                             django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    other = create_patient(api_a, mrn="MRN-2002", birth="1975-05-05")
+
+    def coverage(pk, member, **kw):
+        return Coverage.objects.create(patient_id=pk, payer=network["payer"], member_id=member,
+                                       period_start=timezone.localdate(), **kw)
+
+    def referral_coverage(**extra):
+        pk = create_referral(api_a, patient, django_capture_on_commit_callbacks,
+                             identifier=[{"value": f"REF-{Referral.objects.count()}"}], **extra)
+        return Referral.objects.get(pk=pk).coverage_id
+
+    assert referral_coverage() is None  # not covered: still a referral
+    coverage(patient, "TEST-ACTIVE-OLD", status=Coverage.Status.CANCELLED, priority=1)
+    secondary = coverage(patient, "TEST-ACTIVE-2", priority=2)
+    primary = coverage(patient, "TEST-ACTIVE-1", priority=1)
+    theirs = coverage(other, "TEST-ACTIVE-3")
+    assert referral_coverage() == primary.pk
+    assert referral_coverage(insurance=[{"reference": f"Coverage/{secondary.pk}"}]) == secondary.pk
+    before = counts()
+    assert_outcome(api_a.post("/fhir/r4/ServiceRequest", service_request_body(
+        patient, insurance=[{"reference": f"Coverage/{theirs.pk}"}])), 422)
+    # A covered patient this partner never created or matched is not one its referrals may name.
+    assert_outcome(api_b.post("/fhir/r4/ServiceRequest", service_request_body(patient)), 422)
+    assert counts() == before
+
+
 def test_unknown_service_code_is_accepted_for_triage(network, api_a, django_capture_on_commit_callbacks):
     patient = create_patient(api_a)
     pk = create_referral(api_a, patient, django_capture_on_commit_callbacks, code="no-such-service")

@@ -78,7 +78,7 @@ def test_list_query_counts_do_not_grow_with_rows(network, api_a, django_capture_
 
 # What one partner POST ServiceRequest costs, as `make bench` sends it (a bearer token, an Idempotency-Key, the flow
 # started later by the worker). An upper bound: it fails when the POST grows a query. See bench/api_cpu.py.
-SERVICE_REQUEST_POST_QUERIES = 23
+SERVICE_REQUEST_POST_QUERIES = 20
 
 
 def test_service_request_post_query_count_is_pinned(network, api_a, monkeypatch):

@@ -1,6 +1,11 @@
 """Idempotency-Key on POSTs: the same key and body replays the first response with no second effect; the same key
-with another body is refused (422). The handler, the key's reservation and the stored response share one transaction,
-so a request either leaves its effect and its record, or neither."""
+with another body is refused (422). The handler and the stored response share one transaction, so a request either
+leaves its effect and its record, or neither.
+
+The record is written last, after the handler, so a first use of a key (nearly every request) costs one INSERT. A
+second use runs the handler too, then fails on the key's unique constraint and rolls back: its effects are undone
+and the first response is replayed. On PostgreSQL a concurrent second use waits on that constraint until the first
+commits (or rolls back, when it then becomes the first use)."""
 
 import hashlib
 import json
@@ -9,18 +14,12 @@ from django.db import IntegrityError, transaction
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from healthops.errors import Conflict
-
 from .auth import partner_client
 from .errors import Unprocessable
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEPT_HEADERS = ("Location", "Content-Location", "ETag")
-
-
-class _KeyUsed(Exception):
-    pass
 
 
 class _ServerError(Exception):
@@ -42,6 +41,14 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return response
 
 
+def _remember(client, key: str, digest: str, response: Response) -> None:
+    """Store the response for the key (IntegrityError when the key has a record already)."""
+    IdempotencyRecord.objects.create(
+        client=client, key=key, request_hash=digest, status_code=response.status_code,
+        response_body=json.loads(JSONRenderer().render(response.data) or b"null"),
+        response_headers={h: response[h] for h in KEPT_HEADERS if response.has_header(h)})
+
+
 def run_idempotent(view, request, handler) -> Response:
     """Run `handler()` (the view's work) at most once per (client, Idempotency-Key)."""
     key = request.headers.get(HEADER, "").strip()
@@ -54,29 +61,24 @@ def run_idempotent(view, request, handler) -> Response:
     digest = _digest(request)
     try:
         with transaction.atomic():
-            # Claim the key first: a used key fails here (IntegrityError, replayed below), and on PostgreSQL a
-            # concurrent first use of the key waits here for the other to commit, then fails and replays it.
-            try:
-                record = IdempotencyRecord.objects.create(client=client, key=key, request_hash=digest, status_code=0)
-            except IntegrityError:
-                raise _KeyUsed from None
-            try:
-                with transaction.atomic():
-                    response = handler()
-            except Exception as exc:  # noqa: BLE001 (domain and API errors are responses to remember too)
-                response = view.handle_exception(exc)
+            response = handler()
             if response.status_code >= 500:
-                raise _ServerError(response)  # forget the key: the client may try again
-            record.status_code = response.status_code
-            record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
-            record.response_headers = {h: response[h] for h in KEPT_HEADERS if response.has_header(h)}
-            record.save(update_fields=["status_code", "response_body", "response_headers"])
-            response.exception = False
+                raise _ServerError(response)  # undo it and forget the key: the client may try again
+            _remember(client, key, digest, response)
             return response
     except _ServerError as failed:
         return failed.response
-    except _KeyUsed:
-        record = IdempotencyRecord.objects.filter(client=client, key=key).first()
-        if record is None:  # its first use just failed with a server error, which is not remembered
-            raise Conflict(f"The first request with this {HEADER} failed; send it again.", code="conflict") from None
-        return _replay(record, digest)
+    except Exception as exc:  # noqa: BLE001 (a used key, or the handler's error: both are answers to give)
+        used = IdempotencyRecord.objects.filter(client=client, key=key).first()
+        if used is not None:  # this key's first use committed: whatever this attempt did is undone
+            return _replay(used, digest)
+        response = view.handle_exception(exc)  # domain and API errors are responses to remember too
+        if response.status_code >= 500:
+            return response
+        try:
+            with transaction.atomic():
+                _remember(client, key, digest, response)
+        except IntegrityError:  # a concurrent first use of the key committed meanwhile: its answer stands
+            return _replay(IdempotencyRecord.objects.get(client=client, key=key), digest)
+        response.exception = False
+        return response

@@ -116,6 +116,28 @@ def _day(value) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
+def _patient_and_coverage(client: PartnerClient, resource) -> tuple[Patient, Coverage | None]:
+    """The ServiceRequest's subject (a patient this partner knows) and the coverage its `insurance` names, or else the
+    patient's primary active coverage. The common case, no `insurance` and a covered patient, is one query."""
+    reference = resource.subject.reference if resource.subject else None
+    if not resource.insurance:
+        pk = int_id(reference, "Patient")
+        primary = (Coverage.objects.select_related("patient")
+                   .filter(patient_id=pk, patient__partner_links__organization=client.organization,
+                           status=Coverage.Status.ACTIVE)
+                   .order_by("priority", "pk").first()) if pk else None
+        if primary is not None:
+            return primary.patient, primary
+        return known_patient(client, reference, "ServiceRequest.subject"), None  # unknown, or not covered
+    patient = known_patient(client, reference, "ServiceRequest.subject")
+    coverage = None
+    for ref in resource.insurance:
+        coverage = Coverage.objects.filter(pk=int_id(ref.reference, "Coverage") or 0, patient=patient).first()
+        if coverage is None:
+            raise Unprocessable(f"ServiceRequest.insurance {ref.reference!r} is not a coverage of this patient.")
+    return patient, coverage
+
+
 def _site(resource) -> Site:
     codes = [c.code for cc in resource.locationCode or [] for c in cc.coding or [] if c.code]
     codes += [reference_id(r.reference, "Location") for r in resource.locationReference or [] if r.reference]
@@ -150,7 +172,7 @@ def fhir_referral_create(*, client: PartnerClient, resource, raw: dict) -> Refer
     if resource.intent not in ORDER_INTENTS:
         raise Unprocessable(f"ServiceRequest.intent must be order or original-order (got {resource.intent!r}).",
                             code="business-rule")
-    patient = known_patient(client, resource.subject.reference if resource.subject else None, "ServiceRequest.subject")
+    patient, coverage = _patient_and_coverage(client, resource)
     codes = [c.code for c in (resource.code.coding or [] if resource.code else []) if c.code]
     if not codes and not (resource.code and resource.code.text):
         raise Unprocessable("ServiceRequest.code must name the service: coding[].code (our service type code), "
@@ -158,13 +180,6 @@ def fhir_referral_create(*, client: PartnerClient, resource, raw: dict) -> Refer
     # A code we do not offer, or a service named only in words, is still a referral: a person triages it.
     service_type = ServiceType.objects.filter(code__in=codes, active=True).first() if codes else None
     requested = service_type.code if service_type else (codes[0][:64] if codes else "")
-    coverage = None
-    for ref in resource.insurance or []:
-        coverage = Coverage.objects.filter(pk=int_id(ref.reference, "Coverage") or 0, patient=patient).first()
-        if coverage is None:
-            raise Unprocessable(f"ServiceRequest.insurance {ref.reference!r} is not a coverage of this patient.")
-    if coverage is None:
-        coverage = patient.coverages.filter(status=Coverage.Status.ACTIVE).order_by("priority", "pk").first()
     external = next((i.value for i in resource.identifier or [] if i.value), "")[:100]
     requester = (resource.requester.display or resource.requester.reference or "")[:200] if resource.requester else ""
     reason = _reason(resource) or f"Referral for {service_type.name if service_type else requested}"
@@ -178,7 +193,7 @@ def fhir_referral_create(*, client: PartnerClient, resource, raw: dict) -> Refer
         if exc.code == "duplicate":
             raise Conflict(exc.message, code="duplicate") from exc
         raise
-    PartnerReferral.objects.create(referral=referral, client=client, resource=raw)
+    PartnerReferral.objects.create(referral=referral, client=client, resource=raw)  # also sets referral.partner_record
     return referral
 
 

@@ -131,8 +131,10 @@ class ServiceRequestListCreateView(FhirView):
     def post(self, request):
         def handler():
             resource = parse_resource(request.data, "ServiceRequest")
+            # The referral in hand is the answer (no second read): its patient, service type, site, coverage and
+            # partner record are the objects intake just used, and its flow starts on the worker after the commit.
+            # (With Q_SYNC the flow runs inline; the answer still shows the referral as it was received.)
             referral = intake.fhir_referral_create(client=self.client, resource=resource, raw=request.data)
-            referral = partner_referrals(self.client).get(pk=referral.pk)
             return self.created(mapping.service_request_resource(referral))
 
         return self.idempotent(handler)

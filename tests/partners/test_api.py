@@ -4,11 +4,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from authorizations.models import PayerRule
+from authorizations.models import Coverage, PayerRule
 
 from .. import factories
-from .conftest import create_patient, create_referral
+from .conftest import create_patient, create_referral, service_request_body
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,31 @@ def test_list_query_counts_do_not_grow_with_rows(network, api_a, django_capture_
     one = _queries(api_a, path)
     add_rows(3)
     assert _queries(api_a, path) == one
+
+
+# What one partner POST ServiceRequest costs, as `make bench` sends it (a bearer token, an Idempotency-Key, the flow
+# started later by the worker). An upper bound: it fails when the POST grows a query. See bench/api_cpu.py.
+SERVICE_REQUEST_POST_QUERIES = 20
+
+
+def test_service_request_post_query_count_is_pinned(network, api_a, monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # as in production: the flow's start is a message for the worker
+    patient = create_patient(api_a)
+    Coverage.objects.create(patient_id=patient, payer=network["payer"], member_id="TEST-ACTIVE-7",
+                            period_start=timezone.localdate())
+
+    def post(n):
+        body = service_request_body(patient, identifier=[{"value": f"PIN-{n}"}])
+        with CaptureQueriesContext(connection) as ctx:
+            response = api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": f"pin-{n}"})
+        assert response.status_code == 201, response.content
+        return [q["sql"] for q in ctx.captured_queries]
+
+    post(0)  # warm: content types, the rate-limit bucket, last_used_at
+    queries = post(1)
+    assert len(queries) <= SERVICE_REQUEST_POST_QUERIES, "\n".join(q[:160] for q in queries)
 
 
 def test_openapi_schema_lists_every_endpoint(db):

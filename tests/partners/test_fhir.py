@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 from authorizations.models import Coverage
 from healthops.models import Event, Patient
@@ -109,6 +111,54 @@ def test_service_request_creates_a_referral_and_starts_the_flow(network, api_a, 
     # The same external identifier again is a conflict, not a second referral.
     assert_outcome(api_a.post("/fhir/r4/ServiceRequest", service_request_body(
         patient, identifier=[{"value": "PARTNER-REF-1"}])), 409)
+
+
+@pytest.mark.parametrize("code", ["derm", "no-such-service"])
+def test_service_request_answer_is_what_a_read_returns(network, api_a, monkeypatch, code):
+    """The POST answers from the referral in hand (no second read): it must be the resource a GET then returns.
+    The flow starts on the worker, as in production, so nothing changes the referral in between."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    patient = create_patient(api_a)
+    coverage = Coverage.objects.create(patient_id=patient, payer=network["payer"], member_id="TEST-ACTIVE-9",
+                                       period_start=timezone.localdate())
+    response = api_a.post("/fhir/r4/ServiceRequest", service_request_body(
+        patient, code=code, identifier=[{"value": f"PARTNER-REF-{code}"}],
+        locationCode=[{"coding": [{"code": network["site"].code}]}]))
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["insurance"] == [{"reference": f"Coverage/{coverage.pk}"}]
+    assert created == api_a.get(f"/fhir/r4/ServiceRequest/{created['id']}").json()
+
+
+def test_service_request_coverage_is_the_named_one_or_the_primary_active_one(network, api_a, api_b,
+                                                                             django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    other = create_patient(api_a, mrn="MRN-2002", birth="1975-05-05")
+
+    def coverage(pk, member, **kw):
+        return Coverage.objects.create(patient_id=pk, payer=network["payer"], member_id=member,
+                                       period_start=timezone.localdate(), **kw)
+
+    def referral_coverage(**extra):
+        pk = create_referral(api_a, patient, django_capture_on_commit_callbacks,
+                             identifier=[{"value": f"REF-{Referral.objects.count()}"}], **extra)
+        return Referral.objects.get(pk=pk).coverage_id
+
+    assert referral_coverage() is None  # not covered: still a referral
+    coverage(patient, "TEST-ACTIVE-OLD", status=Coverage.Status.CANCELLED, priority=1)
+    secondary = coverage(patient, "TEST-ACTIVE-2", priority=2)
+    primary = coverage(patient, "TEST-ACTIVE-1", priority=1)
+    theirs = coverage(other, "TEST-ACTIVE-3")
+    assert referral_coverage() == primary.pk
+    assert referral_coverage(insurance=[{"reference": f"Coverage/{secondary.pk}"}]) == secondary.pk
+    before = counts()
+    assert_outcome(api_a.post("/fhir/r4/ServiceRequest", service_request_body(
+        patient, insurance=[{"reference": f"Coverage/{theirs.pk}"}])), 422)
+    # A covered patient this partner never created or matched is not one its referrals may name.
+    assert_outcome(api_b.post("/fhir/r4/ServiceRequest", service_request_body(patient)), 422)
+    assert counts() == before
 
 
 def test_unknown_service_code_is_accepted_for_triage(network, api_a, django_capture_on_commit_callbacks):
@@ -227,6 +277,65 @@ def test_idempotency_same_body_replays_other_body_422(network, api_a, django_cap
     assert api_a.post("/fhir/r4/ServiceRequest", bad, **{"Idempotency-Key": "key-2"}).status_code == 422
     assert api_a.post("/fhir/r4/ServiceRequest", bad, **{"Idempotency-Key": "key-2"}).status_code == 422
     assert IdempotencyRecord.objects.count() == 2
+
+
+def test_idempotency_a_retry_leaves_no_second_effect_and_an_error_is_replayed(network, api_a, api_b,
+                                                                            django_capture_on_commit_callbacks):
+    patient = create_patient(api_a)
+    body = service_request_body(patient)  # no identifier: only the key tells a retry from a new referral
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "retry-1"})
+    before = counts()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        again = api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "retry-1"})
+    assert (again.status_code, again.json(), again["Idempotent-Replayed"]) == (201, first.json(), "true")
+    assert counts() == before and not callbacks  # the retry's referral, event and flow start were all undone
+    # An error is answered again from the record, even once the request would succeed.
+    theirs = create_patient(api_b, mrn="MRN-3003", birth="1990-01-01")
+    body = service_request_body(theirs)
+    assert_outcome(api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "not-yet"}), 422)
+    create_patient(api_a, mrn="MRN-3003", birth="1990-01-01")  # now partner A knows the patient too
+    before = counts()
+    replayed = api_a.post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "not-yet"})
+    assert replayed.status_code == 422 and replayed["Idempotent-Replayed"] == "true"
+    assert counts() == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_idempotency_concurrent_uses_of_one_key_make_one_referral(network, partner_a):
+    import threading
+
+    from django.db import connections
+    from django_q.conf import Conf
+
+    from .conftest import Api
+
+    _, api = partner_a
+    patient = create_patient(api)
+    body, sync, outcomes = service_request_body(patient), Conf.SYNC, []
+    Conf.SYNC = False  # the flow starts on the worker, as in production (threads and a monkeypatch do not mix)
+    barrier = threading.Barrier(6)
+
+    def attempt():
+        try:
+            barrier.wait()
+            response = Api(api.token).post("/fhir/r4/ServiceRequest", body, **{"Idempotency-Key": "same"})
+            outcomes.append((response.status_code, response.json()["id"], response.has_header("Idempotent-Replayed")))
+        finally:
+            connections.close_all()
+
+    try:
+        threads = [threading.Thread(target=attempt) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        Conf.SYNC = sync
+    assert {(status, pk) for status, pk, _ in outcomes} == {(201, str(Referral.objects.get().pk))}
+    assert sorted(replayed for *_, replayed in outcomes) == [False] + [True] * 5
+    assert IdempotencyRecord.objects.count() == 1
 
 
 def test_idempotency_records_are_kept_24_hours_then_purged(network, api_a):

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files.base import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from authorizations.models import Authorization, Coverage
@@ -50,21 +50,26 @@ def referral_create(
         raise DomainError("A referral needs a reason.")
     if coverage is not None and patient is not None and coverage.patient_id != patient.pk:
         raise DomainError("The coverage belongs to another patient.")
-    if external_identifier and Referral.objects.filter(
-        referring_organization=referring_organization, external_identifier=external_identifier
-    ).exists():
-        raise DomainError("This sender already sent a referral with that identifier.", code="duplicate")
-    referral = Referral.objects.create(
-        patient=patient, coverage=coverage, referring_organization=referring_organization,
-        referring_practitioner=referring_practitioner, referring_practitioner_npi=referring_practitioner_npi,
-        partner=partner, service_type=service_type, requested_code=requested_code or getattr(service_type, "code", ""),
-        site=site, department=department, priority=priority, reason=reason.strip(),
-        received_at=received_at or timezone.now(), source_channel=source_channel,
-        external_identifier=external_identifier,
-        stage=R.INTAKE if patient else R.PATIENT_MATCH,
-        stage_reason="" if patient else "No patient matched the referral's identifiers.",
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
+    try:
+        # The sender's identifier is unique per sender (a constraint): a resend, or two copies racing, fails here.
+        with transaction.atomic():
+            referral = Referral.objects.create(
+                patient=patient, coverage=coverage, referring_organization=referring_organization,
+                referring_practitioner=referring_practitioner, referring_practitioner_npi=referring_practitioner_npi,
+                partner=partner, service_type=service_type,
+                requested_code=requested_code or getattr(service_type, "code", ""),
+                site=site, department=department, priority=priority, reason=reason.strip(),
+                received_at=received_at or timezone.now(), source_channel=source_channel,
+                external_identifier=external_identifier,
+                stage=R.INTAKE if patient else R.PATIENT_MATCH,
+                stage_reason="" if patient else "No patient matched the referral's identifiers.",
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+    except IntegrityError:
+        if external_identifier and Referral.objects.filter(
+                referring_organization=referring_organization, external_identifier=external_identifier).exists():
+            raise DomainError("This sender already sent a referral with that identifier.", code="duplicate") from None
+        raise
     emit("referral.received", subject=referral.subject, source="referrals", actor=actor, time=referral.received_at,
          data={"referral_id": referral.pk, "patient_id": referral.patient_id, "site": site.code,
                "service_type": referral.requested_code, "priority": priority, "channel": source_channel})

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
 
 from authorizations.services import (
     authorization_create,
@@ -156,3 +157,35 @@ def test_approved_units_follow_the_appointments_that_hold_them(north):
     appointment_transition(appointment=first, to_status="cancelled", reason="patient", actor=system_user())
     auth.refresh_from_db()
     assert auth.units_used == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_the_same_identifier_sent_twice_at_once_is_one_referral_and_one_clear_refusal(north):
+    """Two copies of one referral racing in (a partner's retry without its Idempotency-Key): one is recorded, the other
+    is refused as a duplicate, not a database error."""
+    import threading
+
+    from django.db import connections, transaction
+
+    org = factories.organization("practice")
+    barrier, outcomes = threading.Barrier(4), []
+
+    def send():
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                factories.referral(north, referring_organization=org, external_identifier="EXT-RACE")
+            outcomes.append("recorded")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["duplicate"] * 3 + ["recorded"]
+    assert Referral.objects.filter(external_identifier="EXT-RACE").count() == 1

@@ -5,8 +5,8 @@ moves it to STARTED under the process lock, runs the body *without* the lock (it
 it (DONE, next nodes) or records the error (ERROR, `.OnError` boundary) under the lock again. django-q2 delivers at
 least once; a redelivered job re-enters from STARTED, and job bodies are idempotent.
 
-Consecutive jobs run in one worker: a job that a running job activates (eligibility -> match -> notify) runs right
-after it in the same worker instead of taking a broker round trip. Its broker message is still written, in the
+Consecutive jobs run in one worker: a job that a running job (or the flow's start) activates (eligibility -> match ->
+notify) runs right after it in the same worker instead of taking a broker round trip. Its broker message is still written, in the
 transaction that schedules it, but born claimed ("held") for the broker's retry lease, as if this worker had just
 dequeued it; the transaction that settles the job deletes it. If the worker dies midway, the lease runs out and
 another worker runs the job: nothing is lost.
@@ -220,6 +220,12 @@ def _chain_budget() -> float:
 
 def run_job(task_ref: str, process_pk: int, task_pk: int) -> str:
     """The django-q2 entry point for every flow job; then the jobs it activated, while time allows."""
+    return run_chained(lambda: _run_one(task_ref, process_pk, task_pk))
+
+
+def run_chained(first) -> str:
+    """Run `first()` (a job, or the flow's start), then the flow jobs it activated, in this worker while time allows;
+    what is left goes through the broker."""
     from healthops.audit import acting_as
 
     started = time.monotonic()
@@ -227,7 +233,7 @@ def run_job(task_ref: str, process_pk: int, task_pk: int) -> str:
     chain = _worker.chain = outer if outer is not None else []
     try:
         with acting_as():
-            outcome = _run_one(task_ref, process_pk, task_pk)
+            outcome = first()
             while chain and outer is None:
                 if time.monotonic() - started > _chain_budget():
                     break

@@ -1,5 +1,6 @@
 """Referral intake, documents, stage changes and links to the appointments and authorizations it led to."""
 
+import contextlib
 import mimetypes
 from datetime import datetime
 
@@ -52,7 +53,7 @@ def referral_create(
         raise DomainError("The coverage belongs to another patient.")
     try:
         # The sender's identifier is unique per sender (a constraint): a resend, or two copies racing, fails here.
-        with transaction.atomic():
+        with transaction.atomic() if external_identifier else contextlib.nullcontext():
             referral = Referral.objects.create(
                 patient=patient, coverage=coverage, referring_organization=referring_organization,
                 referring_practitioner=referring_practitioner, referring_practitioner_npi=referring_practitioner_npi,

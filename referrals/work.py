@@ -43,12 +43,17 @@ def referral_start_flow_later(*, referral: Referral) -> None:
 
 
 def start_flow_job(referral_pk: int) -> str:
-    """The django-q2 entry point of `referral_start_flow_later` (idempotent: a redelivery finds the flow started)."""
-    from healthops.audit import acting_as
+    """The django-q2 entry point of `referral_start_flow_later` (idempotent: a redelivery finds the flow started).
+    Its first jobs run right after it, in this worker."""
+    from .qjob import run_chained
 
+    return run_chained(lambda: _start_flow(referral_pk))
+
+
+def _start_flow(referral_pk: int) -> str:
     from .flows import ReferralFlow
 
-    with acting_as(), transaction.atomic():
+    with transaction.atomic():
         # With what the first routing steps read (the service, the coverage's payer), locking the referral only.
         referral = (Referral.objects.select_for_update(of=("self",)).select_related("service_type", "coverage__payer")
                     .filter(pk=referral_pk).first())

@@ -4,6 +4,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
 from .drills import _patients, database_url, sandbox_call, start_worker
@@ -47,8 +48,10 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
     refresh_facts(budget=float("inf"))  # the rollup caught up with earlier runs' events, as on an idle system
     # The worker starts first and the clock once it is idle: what earlier runs left it (their bookings' releases owe
     # the ERP a delivery each; the periodic jobs run at start) is not this run's straight-through work.
+    # The production worker: DEBUG off (no per-query log, persistent database connections), its timeout and lease.
     worker = start_worker(sandbox_url, database_url(), log_path or Path("/tmp/healthops-stp-worker.log"),
-                          Q_TIMEOUT="60", Q_RETRY="90", Q_WORKERS=str(workers))
+                          Q_TIMEOUT="60", Q_RETRY="90", Q_WORKERS=str(workers), DEBUG="0",
+                          SECRET_KEY=settings.SECRET_KEY)  # the key its broker messages are signed with
     backlog = _due_deliveries()
     time.sleep(5)  # the cluster's start, and the periodic jobs it enqueues as it starts
     settle_by = time.monotonic() + 180
@@ -77,7 +80,8 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
     release_bench_bookings()
     return {"referrals": n, "booked": done, "human_tasks": WorkItem.objects.filter(referral_id__in=ids).count(),
             "seconds": round(seconds, 1), "referrals_per_second": round(done / seconds, 1), "service": service.code,
-            "workers": workers, "stale_messages_dropped": stale, "outbox_backlog_drained_first": backlog}
+            "workers": workers, "worker_settings": "DEBUG off, DB_CONN_MAX_AGE=60", "stale_messages_dropped": stale,
+            "outbox_backlog_drained_first": backlog}
 
 
 def _due_deliveries() -> int:

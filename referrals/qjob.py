@@ -2,14 +2,14 @@
 
 The flow reaches the node: the task moves NEW -> SCHEDULED and a django-q2 task is enqueued after commit. The worker
 moves it to STARTED under the process lock, runs the body *without* the lock (it may call payers), then completes
-it (DONE, next nodes) or records the error (ERROR, `.OnError` boundary) under the lock again. django-q2 delivers at
+it (DONE, next nodes) or records the error (ERROR, then its failure route) under the lock again. django-q2 delivers at
 least once; a redelivered job re-enters from STARTED, and job bodies are idempotent.
 
 Consecutive jobs run in one worker: a job that a running job (or the flow's start) activates (eligibility -> match ->
-notify) runs right after it in the same worker instead of taking a broker round trip. Its broker message is still written, in the
-transaction that schedules it, but born claimed ("held") for the broker's retry lease, as if this worker had just
-dequeued it; the transaction that settles the job deletes it. If the worker dies midway, the lease runs out and
-another worker runs the job: nothing is lost.
+notify) runs right after it in the same worker instead of taking a broker round trip. Its broker message is still
+written, in the transaction that schedules it, but born claimed ("held") for the broker's retry lease, as if this
+worker had just dequeued it; the transaction that settles the job deletes it. If the worker dies midway, the lease
+runs out and another worker runs the job: nothing is lost.
 
 A job's failure path is its own (`.OnFailure(node)`): the exception is recorded on the job's task (ERROR, then
 CANCELED, as viewflow's interrupting `.OnError` boundary leaves it) and `node` is activated. The boundary would arm a

@@ -17,28 +17,12 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
     import os
     import signal
 
-    from authorizations.models import Payer, PayerRule
-    from authorizations.services import coverage_create
-    from healthops.audit import system_user
-    from healthops.models import Organization
     from referrals.models import Referral, WorkItem
     from referrals.services import referral_intake
-    from scheduling.models import ServiceType
 
-    service = (ServiceType.objects.filter(auto_book=True, required_documents__isnull=True, capacity=1)
-               .order_by("code").first())
-    payer = next(p for p in Payer.objects.order_by("pk")
-                 if not PayerRule.objects.filter(payer=p, service_type=service, prior_auth_required=True).exists()
-                 and not PayerRule.objects.filter(payer=p, service_type=service, required_documents__isnull=False).exists())
-    practice = Organization.objects.filter(kind="practice").order_by("pk").first()
-    from scheduling.slots import site_plans
-
-    sites = [plan.site for plan in site_plans(service, None)]
-    actor = system_user()
-    tag = f"STP{time.time_ns() % 10**8}"
-    patients = _patients(n, tag)
-    coverages = [coverage_create(patient=p, payer=payer, member_id=f"TEST-ACTIVE-{tag}-{i}",
-                                 period_start=date(2026, 1, 1), actor=actor) for i, p in enumerate(patients)]
+    case = straight_through_case(n)
+    service, sites, practice, actor = case["service"], case["sites"], case["practice"], case["actor"]
+    patients, coverages = case["patients"], case["coverages"]
     sandbox_call(sandbox_url, "POST", "/_control/reset")
     from django_q.models import OrmQ
 
@@ -90,6 +74,31 @@ def _due_deliveries() -> int:
     from healthops.models import Delivery
 
     return Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()).count()
+
+
+def straight_through_case(n: int) -> dict:
+    """n patients with coverage in force for the first auto-booked service that needs no documents and, with the
+    chosen payer, no prior authorization; the sites that offer it; the referring practice; the system actor."""
+    from authorizations.models import Payer, PayerRule
+    from authorizations.services import coverage_create
+    from healthops.audit import system_user
+    from healthops.models import Organization
+    from scheduling.models import ServiceType
+    from scheduling.slots import site_plans
+
+    service = (ServiceType.objects.filter(auto_book=True, required_documents__isnull=True, capacity=1)
+               .order_by("code").first())
+    payer = next(p for p in Payer.objects.order_by("pk")
+                 if not PayerRule.objects.filter(payer=p, service_type=service, prior_auth_required=True).exists()
+                 and not PayerRule.objects.filter(payer=p, service_type=service, required_documents__isnull=False).exists())
+    actor = system_user()
+    tag = f"STP{time.time_ns() % 10**8}"
+    patients = _patients(n, tag)
+    coverages = [coverage_create(patient=p, payer=payer, member_id=f"TEST-ACTIVE-{tag}-{i}",
+                                 period_start=date(2026, 1, 1), actor=actor) for i, p in enumerate(patients)]
+    return {"service": service, "sites": [plan.site for plan in site_plans(service, None)], "actor": actor,
+            "practice": Organization.objects.filter(kind="practice").order_by("pk").first(),
+            "patients": patients, "coverages": coverages}
 
 
 def release_bench_bookings() -> int:

@@ -28,38 +28,20 @@ def main() -> int:
     import django
 
     django.setup()
-    from datetime import date
 
     from django.db import connection, transaction
     from django_q.models import OrmQ
     from django_q.signing import SignedPackage
 
-    from authorizations.models import Payer, PayerRule
-    from authorizations.services import coverage_create
-    from bench.drills import _patients
-    from bench.flow import release_bench_bookings
-    from healthops.audit import system_user
-    from healthops.models import Organization
+    from bench.flow import release_bench_bookings, straight_through_case
     from healthops.sandbox.server import start_sandbox
     from referrals.models import Referral, WorkItem
     from referrals.services import referral_intake
-    from scheduling.models import ServiceType
-    from scheduling.slots import site_plans
 
     server, _ = start_sandbox(port=8199, environ={})
-    service = (ServiceType.objects.filter(auto_book=True, required_documents__isnull=True, capacity=1)
-               .order_by("code").first())
-    payer = next(p for p in Payer.objects.order_by("pk")
-                 if not PayerRule.objects.filter(payer=p, service_type=service, prior_auth_required=True).exists()
-                 and not PayerRule.objects.filter(payer=p, service_type=service,
-                                                  required_documents__isnull=False).exists())
-    practice = Organization.objects.filter(kind="practice").order_by("pk").first()
-    sites = [plan.site for plan in site_plans(service, None)]
-    actor = system_user()
-    tag = f"STP{time.time_ns() % 10**8}"
-    patients = _patients(n, tag)
-    coverages = [coverage_create(patient=p, payer=payer, member_id=f"TEST-ACTIVE-{tag}-{i}",
-                                 period_start=date(2026, 1, 1), actor=actor) for i, p in enumerate(patients)]
+    case = straight_through_case(n)
+    service, sites, practice, actor = case["service"], case["sites"], case["practice"], case["actor"]
+    patients, coverages = case["patients"], case["coverages"]
     OrmQ.objects.all().delete()
 
     queries: Counter = Counter()

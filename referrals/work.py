@@ -24,13 +24,13 @@ OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 LEAD_PERMISSION = "referrals.can_lead"
 
 
-def referral_start_flow(*, referral: Referral) -> ReferralProcess:
-    """Start the ReferralFlow for a referral (once). Its first jobs run after the surrounding transaction commits."""
+def referral_start_flow(*, referral: Referral) -> ReferralProcess | None:
+    """Start the ReferralFlow for a referral, once (None when it has one already). Its first jobs run after the
+    surrounding transaction commits."""
     from .flows import ReferralFlow
 
-    existing = ReferralProcess.objects.filter(referral=referral).first()
-    if existing:
-        return existing
+    if ReferralProcess.objects.filter(referral=referral).exists():
+        return None
     return ReferralFlow.start.run(referral=referral)
 
 
@@ -51,15 +51,12 @@ def start_flow_job(referral_pk: int) -> str:
 
 
 def _start_flow(referral_pk: int) -> str:
-    from .flows import ReferralFlow
-
     with transaction.atomic():
         # With what the first routing steps read (the service, the coverage's payer), locking the referral only.
         referral = (Referral.objects.select_for_update(of=("self",)).select_related("service_type", "coverage__payer")
                     .filter(pk=referral_pk).first())
-        if referral is None or not referral.is_open or ReferralProcess.objects.filter(referral=referral).exists():
+        if referral is None or not referral.is_open or referral_start_flow(referral=referral) is None:
             return "skipped"
-        ReferralFlow.start.run(referral=referral)
     return "started"
 
 

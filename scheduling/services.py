@@ -192,20 +192,15 @@ def slot_book(*, token: str, patient: Patient, actor, status: str = S.BOOKED, ov
     ref = decode_slot(token)
     service_type = ServiceType.objects.get(pk=ref.service_type_id)
     site = Site.objects.get(pk=ref.site_id)
-    if ref.booking_id:
-        return appointment_book(patient=patient, service_type=service_type, site=site, start=ref.start, actor=actor,
-                                status=status, join_booking=Booking(pk=ref.booking_id), override=override,
-                                rescheduled_from=rescheduled_from)
-    problem = bundle_problem(service_type=service_type, site=site, start=ref.start, end=ref.end,
-                             resource_ids=ref.resource_ids)
-    if problem:
-        raise Conflict(f"{problem} Search again for a free slot.", code="slot-taken")
-    _check_credentials(service_type=service_type, site=site, start=ref.start, resource_ids=ref.resource_ids)
-    _check_rostered_capacity(service_type=service_type, site=site, start=ref.start, end=ref.end, actor=actor,
-                             override=override, patient=patient)
-    resources = list(Resource.objects.filter(pk__in=ref.resource_ids))
-    return appointment_book(patient=patient, service_type=service_type, site=site, start=ref.start, end=ref.end,
-                            resources=resources, actor=actor, status=status, rescheduled_from=rescheduled_from)
+    if not ref.booking_id:
+        problem = bundle_problem(service_type=service_type, site=site, start=ref.start, end=ref.end,
+                                 resource_ids=ref.resource_ids)
+        if problem:
+            raise Conflict(f"{problem} Search again for a free slot.", code="slot-taken")
+        _check_credentials(service_type=service_type, site=site, start=ref.start, resource_ids=ref.resource_ids)
+    return _book_bundle(service_type=service_type, site=site, start=ref.start, end=ref.end,
+                        resource_ids=ref.resource_ids, booking_id=ref.booking_id, patient=patient, actor=actor,
+                        status=status, override=override, rescheduled_from=rescheduled_from)
 
 
 @transaction.atomic
@@ -216,13 +211,23 @@ def candidate_book(*, candidate, service_type: ServiceType, site: Site, patient:
     capacity is still checked; a person's booking from a token (slot_book) re-checks everything."""
     if candidate.service_type_id != service_type.pk or candidate.site_id != site.pk:
         raise DomainError("That slot is for another service or site.")
-    if candidate.booking_id:
-        return appointment_book(patient=patient, service_type=service_type, site=site, start=candidate.start,
-                                actor=actor, join_booking=Booking(pk=candidate.booking_id))
-    _check_rostered_capacity(service_type=service_type, site=site, start=candidate.start, end=candidate.end,
-                             actor=actor, override=None, patient=patient)
-    return appointment_book(patient=patient, service_type=service_type, site=site, start=candidate.start,
-                            end=candidate.end, resource_ids=candidate.resource_ids, actor=actor)
+    return _book_bundle(service_type=service_type, site=site, start=candidate.start, end=candidate.end,
+                        resource_ids=candidate.resource_ids, booking_id=candidate.booking_id, patient=patient,
+                        actor=actor)
+
+
+def _book_bundle(*, service_type: ServiceType, site: Site, start: datetime, end: datetime, resource_ids: list[int],
+                 booking_id: int | None, patient: Patient, actor, status: str = S.BOOKED, override: dict | None = None,
+                 rescheduled_from: Appointment | None = None) -> Appointment:
+    """A place in an existing group session, or the bundle's resources held after the day's rostered capacity check."""
+    if booking_id:
+        return appointment_book(patient=patient, service_type=service_type, site=site, start=start, actor=actor,
+                                status=status, join_booking=Booking(pk=booking_id), override=override,
+                                rescheduled_from=rescheduled_from)
+    _check_rostered_capacity(service_type=service_type, site=site, start=start, end=end, actor=actor,
+                             override=override, patient=patient)
+    return appointment_book(patient=patient, service_type=service_type, site=site, start=start, end=end,
+                            resource_ids=resource_ids, actor=actor, status=status, rescheduled_from=rescheduled_from)
 
 
 OUTSIDE_TEMPLATE_RULE = "booking.outside-template"

@@ -59,21 +59,23 @@ def main() -> int:
 
     from referrals import qjob
 
-    run_one = qjob._run_one
+    def timed(run, name_of):
+        def run_timed(*args, **kwargs):  # chained jobs run inside the first one's delivery
+            outer, name = current[0], "job:" + name_of(*args)
+            current[0] = name
+            t = time.perf_counter()
+            try:
+                return run(*args, **kwargs)
+            finally:
+                seconds[name] += time.perf_counter() - t
+                seconds[outer] -= time.perf_counter() - t
+                calls[name] += 1
+                current[0] = outer
 
-    def timed_run_one(task_ref, *args, **kwargs):  # chained jobs run inside the first one's delivery
-        outer, name = current[0], "job:" + task_ref.rsplit(".", 1)[-1]
-        current[0] = name
-        t = time.perf_counter()
-        try:
-            return run_one(task_ref, *args, **kwargs)
-        finally:
-            seconds[name] += time.perf_counter() - t
-            seconds[outer] -= time.perf_counter() - t
-            calls[name] += 1
-            current[0] = outer
+        return run_timed
 
-    qjob._run_one = timed_run_one
+    qjob._run_one = timed(qjob._run_one, lambda task_ref, *_: task_ref.rsplit(".", 1)[-1])
+    qjob._run_started = timed(qjob._run_started, lambda activation, *_: activation.flow_task.name)
     profiler = cProfile.Profile() if prof_out else None
     started = time.perf_counter()
     ids = []

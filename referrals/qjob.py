@@ -1,15 +1,18 @@
 """A viewflow job node that runs on django-q2 (viewflow's own Celery node is in its paid edition only).
 
 The flow reaches the node: the task moves NEW -> SCHEDULED and a django-q2 task is enqueued after commit. The worker
-moves it to STARTED under the process lock, runs the body *without* the lock (it may call payers), then completes
-it (DONE, next nodes) or records the error (ERROR, then its failure route) under the lock again. django-q2 delivers at
-least once; a redelivered job re-enters from STARTED, and job bodies are idempotent.
+moves it to STARTED under the process lock, runs the body *without* the lock (it may call payers), then, under the
+lock again, records the facts the body found on the process (`steps._save`) and completes the task (DONE, next
+nodes) or records the error (ERROR, then its failure route). django-q2 delivers at least once; a redelivered job
+re-enters from STARTED, and job bodies are idempotent. Each time the lock is taken, one query takes it and reads the
+task with its process.
 
 Consecutive jobs run in one worker: a job that a running job (or the flow's start) activates (eligibility -> match ->
-notify) runs right after it in the same worker instead of taking a broker round trip. Its broker message is still
-written, in the transaction that schedules it, but born claimed ("held") for the broker's retry lease, as if this
-worker had just dequeued it; the transaction that settles the job deletes it. If the worker dies midway, the lease
-runs out and another worker runs the job: nothing is lost.
+notify) runs right after it in the same worker instead of taking a broker round trip. It is started where it is
+activated (NEW -> STARTED, in the transaction that settles the job before it, under that lock), and its body runs
+from that activation. Its broker message is still written, in the same transaction, but born claimed ("held") for
+the broker's retry lease, as if this worker had just dequeued it; the transaction that settles the job deletes it.
+If the worker dies midway, the lease runs out and another worker runs the job from STARTED: nothing is lost.
 
 A job's failure path is its own (`.OnFailure(node)`): the exception is recorded on the job's task (ERROR, then
 CANCELED, as viewflow's interrupting `.OnError` boundary leaves it) and `node` is activated. The boundary would arm a
@@ -17,19 +20,22 @@ task row for every run of every job and cancel it again on success, for the rare
 """
 
 import logging
+import random
 import threading
 import time
 from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 from viewflow import this
+from viewflow.workflow import lock as viewflow_lock
 from viewflow.workflow.activation import Activation, has_manage_permission
 from viewflow.workflow.base import Edge
+from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.fields import get_task_ref, import_task_by_ref
 from viewflow.workflow.flow import mixins as flow_mixins
 from viewflow.workflow.flow import views as flow_views
@@ -46,12 +52,17 @@ class QJobActivation(AbstractJobActivation):
     @Activation.status.transition(source=STATUS.NEW, target=STATUS.SCHEDULED)
     def activate(self):
         args = (get_task_ref(self.flow_task), self.process.pk, self.task.pk)
-        self.task.save()  # the status machine only changed it in memory: the worker must see SCHEDULED
         chain = getattr(_worker, "chain", None)
         if chain is None or not Conf.ORM:
+            self.task.save()  # the status machine only changed it in memory: the worker must see SCHEDULED
             transaction.on_commit(lambda: enqueue(*args))
         else:
-            chain.append((*args, None if Conf.SYNC else hold(*args)))
+            # This worker runs it next, from this activation, so it is written STARTED here, under the lock that
+            # activates it. In memory it stays SCHEDULED until then: viewflow's routing completes a started job.
+            self.task.status, self.task.started = STATUS.STARTED, timezone.now()
+            self.task.save()
+            self.task.status = STATUS.SCHEDULED
+            chain.append((self, None if Conf.SYNC else hold(*args)))
 
     @Activation.status.transition(source=STATUS.ERROR, target=STATUS.CANCELED)
     def route_failure(self):
@@ -151,39 +162,84 @@ class QJob(AbstractJob):
 
     @classmethod
     @contextmanager
-    def activate_for(cls, task_ref: str, process_pk: int, task_pk: int, message_pk: int | None = None):
+    def activate_for(cls, task_ref: str, process_pk: int, task_pk: int, message_pk: int | None = None, *,
+                     started: "QJobActivation | None" = None):
+        """The job's activation, STARTED, for its body to run in (without the lock); then, under the lock again,
+        its outcome: done and routed on, or the error and its failure route. `started`: a chained job that its
+        activation already started (QJobActivation.activate)."""
         flow_task = import_task_by_ref(task_ref)
-        flow_class = flow_task.flow_class
-
-        def locked_activation():
-            # One query for the task, its process and the flow's process subclass (Activation coerces to it).
-            task = (flow_class.task_class._default_manager.select_related(_process_path(flow_class))
-                    .get(pk=task_pk, process_id=process_pk))
-            return flow_task.activation_class(task)
-
-        with flow_class.lock(process_pk):
-            activation = locked_activation()
-            if not activation.start.can_proceed():  # cancelled, or done by an earlier delivery
-                _settled(message_pk)
-                yield None
-                return
-            activation.start()
+        if started is None:
+            with _locked(flow_task, process_pk, task_pk) as activation:
+                if not activation.start.can_proceed():  # cancelled, or done by an earlier delivery
+                    _settled(message_pk)
+                    yield None
+                    return
+                activation.start()
+        else:
+            activation = started
+        body_process = activation.process
+        body_process.job_facts = {}  # what the body records on the process (steps._save), written with its outcome
         try:
             yield activation
         except Exception as exc:
-            with flow_class.lock(process_pk):
-                failed = locked_activation()
+            with _locked(flow_task, process_pk, task_pk) as failed:
+                _record_facts(failed.process, body_process.job_facts)
                 failed.error(exc)
                 if flow_task._on_failure is not None:
                     failed.route_failure()
                 _settled(message_pk)
             raise
         else:
-            with flow_class.lock(process_pk):
-                done = locked_activation()
+            with _locked(flow_task, process_pk, task_pk) as done:
+                _record_facts(done.process, body_process.job_facts)
                 if done.task.status == STATUS.STARTED:
                     done.execute()
                 _settled(message_pk)
+        finally:
+            del body_process.job_facts
+
+
+def _record_facts(process, facts: dict) -> None:
+    for name, value in facts.items():
+        setattr(process, name, value)
+    if facts:
+        process.save(update_fields=list(facts))
+
+
+class _TaskLock:
+    """viewflow's process lock (SELECT ... FOR UPDATE NOWAIT on the process row, retried with backoff, as the flow's
+    `lock_impl`), taken by the query that reads the job's task and process: one statement instead of two."""
+
+    def __init__(self, flow_task, task_pk: int):
+        self.flow_task, self.task_pk, self.task = flow_task, task_pk, None
+
+    @contextmanager
+    def __call__(self, flow_class, process_pk):
+        lock = flow_class.lock_impl
+        path = _process_path(flow_class)
+        query = (flow_class.task_class._default_manager.select_related(path)
+                 .filter(**{f"{path}__isnull": False})  # an inner join: FOR UPDATE cannot lock an outer join's side
+                 .select_for_update(nowait=lock.nowait, of=(path,)))
+        for attempt in range(lock.attempts):
+            with transaction.atomic():
+                try:
+                    self.task = query.get(pk=self.task_pk, process_id=process_pk)
+                except DatabaseError as exc:
+                    if attempt == lock.attempts - 1:
+                        log.warning("lock failed: %s", exc)
+                        raise FlowLockFailed(f"Lock failed for {flow_class}") from None
+                    time.sleep(((attempt + 1) * random.random() + 2 ** attempt) / 2.5)
+                    continue
+                yield
+                return
+
+
+@contextmanager
+def _locked(flow_task, process_pk: int, task_pk: int):
+    """The job task's activation under the flow's process lock (with viewflow's after-lock callbacks)."""
+    lock_impl = _TaskLock(flow_task, task_pk)
+    with viewflow_lock.lock_scope(lock_impl, flow_task.flow_class, process_pk):
+        yield flow_task.activation_class(lock_impl.task)
 
 
 def _process_path(flow_class) -> str:
@@ -193,21 +249,22 @@ def _process_path(flow_class) -> str:
     return f"process__{sub}" if sub else "process"
 
 
-def _run_one(task_ref: str, process_pk: int, task_pk: int, message_pk: int | None = None, *,
-             chained: bool = False) -> str:
+def _run_one(task_ref: str, process_pk: int, task_pk: int, message_pk: int | None = None) -> str:
     flow_task = import_task_by_ref(task_ref)
-    try:
-        with QJob.activate_for(task_ref, process_pk, task_pk, message_pk) as activation:
-            if activation is None:
-                return "skipped"
-            flow_task._job(activation)
-            return "done"
-    except flow_task.flow_class.task_class.DoesNotExist:
-        if not chained:
-            raise
-        # Activated inside a transaction that rolled back afterwards (its held message went with it).
-        log.warning("chained flow job vanished", extra={"task_id": task_pk})
-        return "skipped"
+    with QJob.activate_for(task_ref, process_pk, task_pk, message_pk) as activation:
+        if activation is None:
+            return "skipped"
+        flow_task._job(activation)
+        return "done"
+
+
+def _run_started(activation: QJobActivation, message_pk: int | None) -> None:
+    """A chained job: its activation is in hand, written STARTED by the job before it."""
+    task = activation.task
+    task.status = STATUS.STARTED
+    with QJob.activate_for(get_task_ref(activation.flow_task), task.process_id, task.pk, message_pk,
+                           started=activation):
+        activation.flow_task._job(activation)
 
 
 def _chain_budget() -> float:
@@ -239,7 +296,7 @@ def run_chained(first) -> str:
                     break
                 job = chain.pop(0)
                 try:
-                    _run_one(*job, chained=True)
+                    _run_started(*job)
                 except BaseException:
                     chain.insert(0, job)  # unsettled (e.g. the lock was busy): handed back to the broker below
                     raise
@@ -247,8 +304,8 @@ def run_chained(first) -> str:
     finally:
         if outer is None:
             _worker.chain = None
-            for *_, message_pk in chain:  # out of time, or an error: the rest go through the broker
-                try:
+            for _, message_pk in chain:  # out of time, or an error: the rest go through the broker (STARTED: a
+                try:                     # delivery re-enters from there)
                     release(message_pk)
                 except Exception:  # noqa: BLE001 - its lease runs out anyway; keep the original error
                     log.exception("could not release a held flow job", extra={"message_id": message_pk})

@@ -69,9 +69,15 @@ def missing_documents(referral: Referral) -> list:
 
 
 def _save(process: ReferralProcess, **facts) -> None:
+    """Record routing facts on the process. Inside a flow job they are written with the job's outcome, under the
+    process lock (referrals.qjob); elsewhere, now."""
     for name, value in facts.items():
         setattr(process, name, value)
-    process.save(update_fields=list(facts))
+    pending = getattr(process, "job_facts", None)
+    if pending is not None:
+        pending.update(facts)
+    else:
+        process.save(update_fields=list(facts))
 
 
 def run_eligibility(activation) -> None:

@@ -77,6 +77,10 @@ def main() -> int:
     qjob._run_one = timed(qjob._run_one, lambda task_ref, *_: task_ref.rsplit(".", 1)[-1])
     qjob._run_started = timed(qjob._run_started, lambda activation, *_: activation.flow_task.name)
     profiler = cProfile.Profile() if prof_out else None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    cpu_started, db_cpu_started = time.process_time(), _backend_cpu(backend)
     started = time.perf_counter()
     ids = []
     with connection.execute_wrapper(count):
@@ -110,6 +114,7 @@ def main() -> int:
         if profiler:
             profiler.disable()
     total = time.perf_counter() - started
+    cpu, db_cpu = time.process_time() - cpu_started, _backend_cpu(backend) - db_cpu_started
     booked = Referral.objects.filter(pk__in=ids, stage="booked").count()
     print(f"{n} referrals, {booked} booked, {WorkItem.objects.filter(referral_id__in=ids).count()} human tasks, "
           f"{total:.1f} s in one process = {n / total:.1f}/s ({1000 * total / n:.0f} ms per referral)")
@@ -117,11 +122,19 @@ def main() -> int:
     for name in sorted(seconds, key=seconds.get, reverse=True):
         print(f"{name:40} {calls[name]:6} {1000 * seconds[name] / n:8.1f} {queries[name] / n:12.1f}")
     print(f"{'all':40} {'':6} {1000 * total / n:8.1f} {sum(queries.values()) / n:12.1f}")
+    print(f"CPU per referral: this process {1000 * cpu / n:.1f} ms, its PostgreSQL backend {1000 * db_cpu / n:.1f} ms "
+          "(intake included; the sandbox's threads too)")
     if profiler:
         profiler.dump_stats(prof_out)
     release_bench_bookings()
     server.shutdown()
     return 0
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the PostgreSQL backend `pid` has used; it runs on this machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """`emit()`: record one CloudEvents envelope for a state change, inside the caller's transaction."""
 
+import contextlib
+import contextvars
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +16,30 @@ TYPE_PREFIX = "org.healthops."
 # In-process reactions, run inside the emitting transaction: how a lower app's change reaches a higher app without
 # the lower one importing it (e.g. referrals follows an appointment that scheduling rescheduled).
 _subscribers: dict[str, list[Callable[[Event], None]]] = defaultdict(list)
+
+
+# The active subscriptions, read once per background job delivery (subscriptions_read_once) instead of at every event.
+_read_once = contextvars.ContextVar("subscriptions_read_once", default=None)
+
+
+@contextlib.contextmanager
+def subscriptions_read_once():
+    """Inside the block, events find the subscriptions active when the first of them was emitted: one query for a
+    job's many events. A subscription created meanwhile owes only the events emitted after the block."""
+    token = _read_once.set([])
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
+def _active_subscriptions() -> list[Subscription]:
+    memo = _read_once.get()
+    if memo is None:
+        return list(Subscription.objects.filter(active=True))
+    if not memo:
+        memo.append(list(Subscription.objects.filter(active=True)))
+    return memo[0]
 
 
 def subscribe(short_type: str):
@@ -52,7 +78,7 @@ def emit(
     )
     short = event.short_type
     owed = [Delivery(event=event, subscription=sub, subject=subject, next_attempt_at=event.time)
-            for sub in Subscription.objects.filter(active=True) if sub.wants(short)]
+            for sub in _active_subscriptions() if sub.wants(short)]
     if owed:
         Delivery.objects.bulk_create(owed)
         transaction.on_commit(_kick_delivery)

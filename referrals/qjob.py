@@ -284,12 +284,13 @@ def run_chained(first) -> str:
     """Run `first()` (a job, or the flow's start), then the flow jobs it activated, in this worker while time allows;
     what is left goes through the broker."""
     from healthops.audit import acting_as
+    from healthops.events import subscriptions_read_once
 
     started = time.monotonic()
     outer = getattr(_worker, "chain", None)  # inline (sync) jobs may nest: the outermost delivery runs the chain
     chain = _worker.chain = outer if outer is not None else []
     try:
-        with acting_as():
+        with acting_as(), subscriptions_read_once():
             outcome = first()
             while chain and outer is None:
                 if time.monotonic() - started > _chain_budget():

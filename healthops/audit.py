@@ -46,3 +46,18 @@ def audit_register(model, **options) -> None:
 
     reverse = [f.name for f in model._meta.get_fields() if f.auto_created and not f.concrete]
     auditlog.register(model, exclude_fields=reverse, **options)
+
+
+def save_audited(instance, *, before, update_fields: list[str]) -> None:
+    """Save `update_fields` of `instance` and audit-log the change from `before` (a copy taken under the row lock, by
+    the caller that changed it). The same log entry auditlog's receiver writes, without its re-read of the row."""
+    from auditlog.context import disable_auditlog
+    from auditlog.models import LogEntry
+    from auditlog.receivers import _create_log_entry  # the receiver's own body (django-auditlog 3)
+    from django.conf import settings
+
+    with disable_auditlog():
+        instance.save(update_fields=update_fields)
+    _create_log_entry(action=LogEntry.Action.UPDATE, instance=instance, sender=type(instance), diff_old=before,
+                      diff_new=instance, fields_to_check=update_fields,
+                      use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES)

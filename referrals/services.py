@@ -1,6 +1,7 @@
 """Referral intake, documents, stage changes and links to the appointments and authorizations it led to."""
 
 import contextlib
+import copy
 import mimetypes
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from authorizations.models import Authorization, Coverage
 from authorizations.services import authorization_set_units_used
+from healthops.audit import save_audited
 from healthops.errors import DomainError, InvalidTransition
 from healthops.events import emit
 from healthops.models import Department, Organization, Patient, Site
@@ -110,14 +112,19 @@ def referral_set_stage(*, referral: Referral, stage: str, actor, reason: str = "
     if stage not in R.values:
         raise DomainError(f"Unknown stage {stage!r}.")
     referral = Referral.objects.select_for_update().get(pk=referral.pk)  # flow steps may race on one referral
+    return _set_stage(referral, stage=stage, actor=actor, reason=reason, time=time)
+
+
+def _set_stage(referral: Referral, *, stage: str, actor, reason: str = "", time=None) -> Referral:
+    """referral_set_stage for a referral the caller has just read under its row lock."""
     if referral.is_final:
         raise InvalidTransition(f"Referral R-{referral.pk} is {referral.get_stage_display().lower()}; "
                                 "its stage cannot change.")
-    previous = referral.stage
+    before, previous = copy.copy(referral), referral.stage
     referral.stage, referral.stage_reason = stage, reason.strip()[:300]
     if stage == R.COMPLETED:
         referral.status = Referral.Status.COMPLETED
-    referral.save(update_fields=["stage", "stage_reason", "status", "updated_at"])
+    save_audited(referral, before=before, update_fields=["stage", "stage_reason", "status", "updated_at"])
     emit(STAGE_EVENTS.get(stage, "referral.stage-changed"), subject=referral.subject, source="referrals",
          actor=actor, time=time, data={"referral_id": referral.pk, "from": previous, "to": stage,
                                        "reason": referral.stage_reason})
@@ -194,7 +201,7 @@ def referral_book_outside_template(*, referral: Referral, start: datetime, staff
 
 def _book(referral: Referral, actor, book) -> Appointment:
     # Lock the referral: two schedulers booking it at once must not book two slots.
-    referral = Referral.objects.select_for_update().get(pk=referral.pk)
+    referral = Referral.objects.select_for_update(of=("self",)).select_related("patient").get(pk=referral.pk)
     if referral.patient_id is None:
         raise DomainError("Match the patient before booking.")
     if referral.service_type_id is None:
@@ -207,7 +214,7 @@ def _book(referral: Referral, actor, book) -> Appointment:
         raise DomainError("That slot is for another service than the referral asks for.")
     referral_link_appointment(referral=referral, appointment=appointment, actor=actor)
     who = (actor.get_full_name() or actor.username) if getattr(actor, "pk", None) else "HealthOps automation"
-    referral_set_stage(referral=referral, stage=R.BOOKED, actor=actor, reason=f"Booked by {who}")
+    _set_stage(referral, stage=R.BOOKED, actor=actor, reason=f"Booked by {who}")  # still under _book's lock
     return appointment
 
 

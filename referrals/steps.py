@@ -40,11 +40,16 @@ DEFAULT_REASONS = {"patient_match": "No patient matched the referral's identifie
                                            "an override: appeal, keep the booking or cancel it."}
 
 
-def _stage(referral: Referral, stage: str, reason: str = "", actor=None) -> None:
-    from .services import referral_set_stage
+def _stage(referral: Referral, stage: str, reason: str = "", actor=None, *, locked: bool = False) -> None:
+    """Move the referral to `stage` unless it is there already. `locked`: the caller read it under its row lock, in
+    this transaction."""
+    from .services import _set_stage, referral_set_stage
 
     if referral.stage != stage or referral.stage_reason != reason:
-        referral_set_stage(referral=referral, stage=stage, reason=reason, actor=actor or system_user())
+        if locked:
+            _set_stage(referral, stage=stage, reason=reason, actor=actor or system_user())
+        else:
+            referral_set_stage(referral=referral, stage=stage, reason=reason, actor=actor or system_user())
 
 
 def start(activation, referral: Referral):
@@ -82,9 +87,10 @@ def _save(process: ReferralProcess, **facts) -> None:
 
 def run_eligibility(activation) -> None:
     process, actor = activation.process, system_user()
-    referral = Referral.objects.select_related("coverage__payer", "service_type").get(pk=process.referral_id)
     with transaction.atomic():
-        _stage(referral, R.ELIGIBILITY, "Checking coverage with the payer", actor)
+        referral = (Referral.objects.select_for_update(of=("self",)).select_related("coverage__payer", "service_type")
+                    .get(pk=process.referral_id))
+        _stage(referral, R.ELIGIBILITY, "Checking coverage with the payer", actor, locked=True)
     if referral.coverage is None:
         _save(process, eligibility="no-coverage", handoff_reason="No coverage on file: get the patient's insurance.")
         return

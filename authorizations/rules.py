@@ -1,5 +1,7 @@
 """What payer rules say for one service: is prior authorization needed, which documents are required."""
 
+from django.db.models import Q
+
 from scheduling.models import DocumentKind, ServiceType
 
 from .models import Payer, PayerRule
@@ -12,11 +14,10 @@ def prior_auth_required(*, payer: Payer, service_type: ServiceType) -> bool | No
 
 
 def required_document_kinds(*, service_type: ServiceType, payer: Payer | None) -> list[DocumentKind]:
-    """The service's own requirements plus what this payer adds, each once, by name."""
-    kinds = {k.pk: k for k in service_type.required_documents.all()}
+    """The service's own requirements plus what this payer adds, each once, by name (one query)."""
+    wanted = Q(pk__in=ServiceType.required_documents.through.objects.filter(servicetype=service_type)
+               .values("documentkind_id"))
     if payer is not None:
-        rule = PayerRule.objects.filter(payer=payer, service_type=service_type).prefetch_related(
-            "required_documents").first()
-        if rule:
-            kinds.update({k.pk: k for k in rule.required_documents.all()})
-    return sorted(kinds.values(), key=lambda k: k.name)
+        wanted |= Q(pk__in=PayerRule.required_documents.through.objects.filter(
+            payerrule__payer=payer, payerrule__service_type=service_type).values("documentkind_id"))
+    return list(DocumentKind.objects.filter(wanted).order_by("name", "pk"))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from healthops.models import Site
 
-from .demand import booked_demand, staff_booked_intervals
+from .demand import booked_minutes, staff_booked_intervals
 from .models import Shift, StaffingSettings, StaffMember
 from .selectors import _day_bounds, _hours, _merge, _minutes, monday, roster_week
 
@@ -91,5 +91,5 @@ def role_day_minutes(*, site: Site, day, role: str) -> tuple[int, int]:
     rostered = sum(int(max(0, (min(e, hi) - max(s, lo)).total_seconds()) // 60)
                    for s, e in Shift.objects.filter(site=site, staff__role=role, start__lt=hi, end__gt=lo)
                    .values_list("start", "end"))
-    booked = sum(d.minutes for d in booked_demand(site_ids=[site.pk], start=lo, end=hi) if d.role == role)
+    booked = booked_minutes(site_id=site.pk, start=lo, end=hi, role=role)
     return booked, rostered

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .integrations.client import Result
@@ -42,10 +43,26 @@ def _claim(batch: int, now: datetime, seen=()) -> list[int]:
     return ids
 
 
-def _earlier_undelivered(delivery: Delivery) -> bool:
-    """In order per subject: an earlier event for the same subscriber and subject is still owed."""
-    return Delivery.objects.filter(subscription_id=delivery.subscription_id, subject=delivery.subject,
-                                   status=D.PENDING, event_id__lt=delivery.event_id).exists()
+def _owed_before(deliveries: list[Delivery]) -> dict[tuple[int, str], list[tuple[int, int]]]:
+    """In order per subject: for each (subscriber, subject) of the claimed rows, the (event id, row id) of every row
+    still owed with an event earlier than the last claimed one. One query for the claim."""
+    if not deliveries:
+        return {}
+    keys = Q()
+    for key in {(d.subscription_id, d.subject) for d in deliveries}:
+        keys |= Q(subscription_id=key[0], subject=key[1])
+    owed: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for sub_id, subject, event_id, pk in Delivery.objects.filter(
+        keys, status=D.PENDING, event_id__lt=max(d.event_id for d in deliveries)
+    ).values_list("subscription_id", "subject", "event_id", "pk"):
+        owed.setdefault((sub_id, subject), []).append((event_id, pk))
+    return owed
+
+
+def _earlier_undelivered(delivery: Delivery, owed: dict, settled: set[int]) -> bool:
+    """An earlier event for the same subscriber and subject is still owed (not delivered or given up in this run)."""
+    return any(event_id < delivery.event_id and pk not in settled
+               for event_id, pk in owed.get((delivery.subscription_id, delivery.subject), ()))
 
 
 CLAIM = 20  # rows leased at a time: a run that stops early leaves few rows waiting for their lease to run out
@@ -69,18 +86,23 @@ def deliver_pending(batch: int = 100, now: datetime | None = None) -> dict:
     while len(seen) < batch:
         ids = _claim(min(CLAIM, batch - len(seen)), now or timezone.now(), seen)
         seen += ids
-        for i, pk in enumerate(ids):
+        claimed = list(Delivery.objects.select_related("event", "subscription").filter(pk__in=ids).order_by(
+            "event_id", "pk"))
+        owed, settled = _owed_before(claimed), set()
+        for i, delivery in enumerate(claimed):
             if time.monotonic() > deadline:
-                Delivery.objects.filter(pk__in=ids[i:]).update(next_attempt_at=timezone.now())
+                Delivery.objects.filter(pk__in=[d.pk for d in claimed[i:]]).update(next_attempt_at=timezone.now())
                 transaction.on_commit(request_delivery)
                 return _logged(counts)
-            delivery = Delivery.objects.select_related("event", "subscription").get(pk=pk)
-            if _earlier_undelivered(delivery):
+            if _earlier_undelivered(delivery, owed, settled):
                 # Give the lease back: it goes out right after the subject's earlier event does.
-                Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())
+                Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
                 counts["waiting"] += 1
                 continue
-            counts[_settle(delivery, send(delivery))] += 1
+            outcome = _settle(delivery, send(delivery))
+            if outcome in ("delivered", "dead"):
+                settled.add(delivery.pk)
+            counts[outcome] += 1
         if len(ids) < CLAIM:
             break
     return _logged(counts)

@@ -96,19 +96,28 @@ def free_time(
     active bookings."""
     windows: dict[int, list[Interval]] = defaultdict(list)
     member_to_resource = {member_id: rid for rid, member_id in staff.items()}
-    for shift in Shift.objects.filter(staff_id__in=member_to_resource, site_id=site_id, start__lt=end, end__gt=start):
-        windows[member_to_resource[shift.staff_id]].append((max(shift.start, start), min(shift.end, end)))
+    # Plain rows rather than model instances: a search reads a few hundred of them.
+    for member_id, s_start, s_end in Shift.objects.filter(
+        staff_id__in=member_to_resource, site_id=site_id, start__lt=end, end__gt=start
+    ).values_list("staff_id", "start", "end"):
+        windows[member_to_resource[member_id]].append((max(s_start, start), min(s_end, end)))
     blocked: dict[int, list[Interval]] = defaultdict(list)
-    for off in TimeOff.objects.filter(staff_id__in=member_to_resource, start__lt=end, end__gt=start):
-        blocked[member_to_resource[off.staff_id]].append((off.start, off.end))
+    for member_id, off_start, off_end in TimeOff.objects.filter(
+        staff_id__in=member_to_resource, start__lt=end, end__gt=start
+    ).values_list("staff_id", "start", "end"):
+        blocked[member_to_resource[member_id]].append((off_start, off_end))
 
     rows = defaultdict(list)
-    for row in WeeklyAvailability.objects.filter(resource_id__in=template_resources):
+    for row in WeeklyAvailability.objects.filter(resource_id__in=template_resources).values_list(
+        "resource_id", "weekday", "start_time", "end_time", named=True
+    ):
         rows[row.resource_id].append(row)
     for rid in template_resources:
         windows[rid] = expand_weekly(rows.get(rid, ()), site_tz, start, end)
-    for exc in AvailabilityException.objects.filter(resource_id__in=template_resources, start__lt=end, end__gt=start):
-        blocked[exc.resource_id].append((exc.start, exc.end))
+    for rid, exc_start, exc_end in AvailabilityException.objects.filter(
+        resource_id__in=template_resources, start__lt=end, end__gt=start
+    ).values_list("resource_id", "start", "end"):
+        blocked[rid].append((exc_start, exc_end))
 
     load: dict[tuple[int, date], int] = defaultdict(int)
     all_ids = list(staff) + list(template_resources)

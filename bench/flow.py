@@ -1,5 +1,6 @@
 """Straight-through throughput: referrals per second from intake to booked, with the real worker running."""
 
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -14,7 +15,6 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
                    workers: int = 2) -> dict:
     """n complete referrals for an auto-booked service with coverage in force and no prior auth: all must reach
     `booked` with zero human tasks. Timed from the first intake to the last booking."""
-    import os
     import signal
 
     from referrals.models import Referral, WorkItem
@@ -41,6 +41,7 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
     settle_by = time.monotonic() + 180
     while (_due_deliveries() or OrmQ.objects.exists()) and time.monotonic() < settle_by:
         time.sleep(0.5)
+    cpu_before = _cpu_by_part(worker.pid)
     started = time.monotonic()
     ids = []
     for i, (patient, coverage) in enumerate(zip(patients, coverages, strict=True)):
@@ -55,6 +56,7 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
     while booked() < n and time.monotonic() - started < timeout:
         time.sleep(0.2)
     seconds = time.monotonic() - started
+    cpu = {part: used - cpu_before.get(part, 0.0) for part, used in _cpu_by_part(worker.pid).items()}
     os.killpg(worker.pid, signal.SIGTERM)
     try:
         worker.wait(timeout=30)
@@ -65,7 +67,29 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
     return {"referrals": n, "booked": done, "human_tasks": WorkItem.objects.filter(referral_id__in=ids).count(),
             "seconds": round(seconds, 1), "referrals_per_second": round(done / seconds, 1), "service": service.code,
             "workers": workers, "worker_settings": "DEBUG off, DB_CONN_MAX_AGE=60", "stale_messages_dropped": stale,
-            "outbox_backlog_drained_first": backlog}
+            "outbox_backlog_drained_first": backlog,
+            "cpu_ms_per_referral": {part: round(1000 * used / max(done, 1), 1) for part, used in cpu.items()},
+            "cores_busy": round(sum(cpu.values()) / seconds, 2)}
+
+
+def _cpu_by_part(worker_pgid: int) -> dict[str, float]:
+    """CPU seconds used so far by the worker (its cluster's processes), PostgreSQL (all its processes on this
+    machine) and this process (the bench's intake and the sandbox's threads)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {"worker": 0.0, "postgresql": 0.0, "bench+sandbox": time.process_time()}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        if int(fields[2]) == worker_pgid:
+            used["worker"] += seconds
+        elif name.startswith("postgres"):
+            used["postgresql"] += seconds
+    return used
 
 
 def _due_deliveries() -> int:

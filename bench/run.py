@@ -4,6 +4,7 @@ Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/heal
 BENCH_SCALE (seed_demo --scale, default 500: 100k referrals, about 1M events),
 BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
 BENCH_ONLY (comma-separated sections: scheduling, dashboards, queues, flow, drills, api),
+BENCH_STP_REFERRALS (referrals in the straight-through run, default 200),
 BENCH_API_SECONDS (each load phase of the api section, default 20), BENCH_API_WORKERS (default 2 x cores + 1).
 """
 
@@ -127,7 +128,8 @@ def main() -> int:
         if "flow" in only:
             from bench.flow import stp_throughput
 
-            results["straight_through"] = stp_throughput(n=200, sandbox_url=sandbox_url,
+            results["straight_through"] = stp_throughput(n=int(os.environ.get("BENCH_STP_REFERRALS", "200")),
+                                                           sandbox_url=sandbox_url,
                                                            workers=int(os.environ.get("BENCH_Q_WORKERS", "2")))
             table("Straight-through processing: intake to booked with the worker running (goal >= 20/s)",
                   list(results["straight_through"].items()))

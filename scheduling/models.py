@@ -132,7 +132,10 @@ class BookedResource(models.Model):
     active = models.BooleanField(default=True)
 
     class Meta:
-        indexes = [models.Index(fields=["resource", "start"])]
+        # (resource, end) of active rows: a resource's free time in a window reads the holds ending after the window
+        # starts, not every booking the resource ever had.
+        indexes = [models.Index(fields=["resource", "start"]),
+                   models.Index(fields=["resource", "end"], condition=Q(active=True), name="bookedresource_active_end")]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="bookedresource_end_after_start"),
             PortableExclusionConstraint(

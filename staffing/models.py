@@ -86,7 +86,10 @@ class Shift(models.Model):
 
     class Meta:
         ordering = ["start"]
-        indexes = [models.Index(fields=["staff", "start"]), models.Index(fields=["site", "start"])]
+        # (site, end): "shifts at a site overlapping a window" (slot search, rostered capacity) reads the shifts
+        # ending after the window starts, not the site's whole history.
+        indexes = [models.Index(fields=["staff", "start"]), models.Index(fields=["site", "start"]),
+                   models.Index(fields=["site", "end"], name="shift_site_end")]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="shift_end_after_start"),
             models.UniqueConstraint(fields=["staff", "start"], name="shift_unique_staff_start"),

@@ -13,8 +13,10 @@ def authorizations_visible_to(user) -> QuerySet[Authorization]:
     site_ids = site_ids_for(user)
     if site_ids is None:
         return authorizations
-    # Reverse relation from referrals (no import): authorizations reached through a referral at the user's sites.
-    return authorizations.filter(referrals__site_id__in=site_ids).distinct()
+    # Reverse relation from referrals (no import): authorizations reached through a referral at the user's sites. A
+    # subquery rather than a join with DISTINCT: the list orders by expressions, which PostgreSQL refuses next to
+    # DISTINCT when their parameters are bound by the server.
+    return authorizations.filter(pk__in=Authorization.objects.filter(referrals__site_id__in=site_ids).values("pk"))
 
 
 def authorization_list(*, user, filters: dict) -> QuerySet[Authorization]:

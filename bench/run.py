@@ -4,7 +4,8 @@ Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/heal
 BENCH_SCALE (seed_demo --scale, default 500: 100k referrals, about 1M events),
 BENCH_OUTAGE_SECONDS (ERP outage drill, default 120),
 BENCH_ONLY (comma-separated sections: scheduling, dashboards, queues, flow, drills, api),
-BENCH_STP_REFERRALS (referrals in the straight-through run, default 200),
+BENCH_STP_REFERRALS (referrals in the straight-through run, default 200; past about 450 the bench network has no free
+cardiology slot left in its 4-week window and the rest go to a scheduler),
 BENCH_API_SECONDS (each load phase of the api section, default 20), BENCH_API_WORKERS (default 2 x cores + 1).
 """
 

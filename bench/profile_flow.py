@@ -75,7 +75,7 @@ def main() -> int:
         return run_timed
 
     qjob._run_one = timed(qjob._run_one, lambda task_ref, *_: task_ref.rsplit(".", 1)[-1])
-    qjob._run_started = timed(qjob._run_started, lambda activation, *_: activation.flow_task.name)
+    qjob._run_started = timed(qjob._run_started, lambda chained: chained.activation.flow_task.name)
     profiler = cProfile.Profile() if prof_out else None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")

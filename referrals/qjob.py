@@ -62,7 +62,9 @@ class QJobActivation(AbstractJobActivation):
             self.task.status, self.task.started = STATUS.STARTED, timezone.now()
             self.task.save()
             self.task.status = STATUS.SCHEDULED
-            chain.append((self, None if Conf.SYNC else hold(*args)))
+            chained = _Chained(self, None if Conf.SYNC else hold(*args))
+            transaction.on_commit(chained.committed)  # not if this transaction rolls back: then it never existed
+            chain.append(chained)
 
     @Activation.status.transition(source=STATUS.ERROR, target=STATUS.CANCELED)
     def route_failure(self):
@@ -77,6 +79,17 @@ class QJobActivation(AbstractJobActivation):
         # The ORM broker cannot revoke; run_job skips a task that is no longer scheduled.
         self.task.finished = timezone.now()
         self.task.save()
+
+
+class _Chained:
+    """A job to run next in this worker: its activation, its held broker message, and whether the transaction that
+    activated it has committed."""
+
+    def __init__(self, activation: QJobActivation, message_pk: int | None):
+        self.activation, self.message_pk, self.is_committed = activation, message_pk, False
+
+    def committed(self) -> None:
+        self.is_committed = True
 
 
 def _q_options(task_pk: int, **extra) -> dict:
@@ -258,11 +271,16 @@ def _run_one(task_ref: str, process_pk: int, task_pk: int, message_pk: int | Non
         return "done"
 
 
-def _run_started(activation: QJobActivation, message_pk: int | None) -> None:
+def _run_started(chained: _Chained) -> None:
     """A chained job: its activation is in hand, written STARTED by the job before it."""
-    task = activation.task
+    activation, task = chained.activation, chained.activation.task
+    if not chained.is_committed and not transaction.get_connection().in_atomic_block:
+        # Activated inside a transaction that rolled back afterwards (its held message went with it). (Inside an
+        # outer transaction, inline jobs in tests, nothing has committed yet and the activation stands.)
+        log.warning("chained flow job vanished", extra={"task_id": task.pk})
+        return
     task.status = STATUS.STARTED
-    with QJob.activate_for(get_task_ref(activation.flow_task), task.process_id, task.pk, message_pk,
+    with QJob.activate_for(get_task_ref(activation.flow_task), task.process_id, task.pk, chained.message_pk,
                            started=activation):
         activation.flow_task._job(activation)
 
@@ -297,7 +315,7 @@ def run_chained(first) -> str:
                     break
                 job = chain.pop(0)
                 try:
-                    _run_started(*job)
+                    _run_started(job)
                 except BaseException:
                     chain.insert(0, job)  # unsettled (e.g. the lock was busy): handed back to the broker below
                     raise
@@ -305,11 +323,11 @@ def run_chained(first) -> str:
     finally:
         if outer is None:
             _worker.chain = None
-            for _, message_pk in chain:  # out of time, or an error: the rest go through the broker (STARTED: a
-                try:                     # delivery re-enters from there)
-                    release(message_pk)
+            for job in chain:  # out of time, or an error: the rest go through the broker (STARTED: a delivery
+                try:           # re-enters from there)
+                    release(job.message_pk)
                 except Exception:  # noqa: BLE001 - its lease runs out anyway; keep the original error
-                    log.exception("could not release a held flow job", extra={"message_id": message_pk})
+                    log.exception("could not release a held flow job", extra={"message_id": job.message_pk})
 
 
 class Job(flow_mixins.NodeDetailMixin, flow_mixins.NodeCancelMixin, flow_mixins.NodeUndoMixin,

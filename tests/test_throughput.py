@@ -180,3 +180,35 @@ def test_a_straight_through_referral_takes_one_broker_delivery(network, django_c
                                                       flow_task=ReferralFlow.eligibility)
     assert deliveries == [(f"flow-job-{eligibility.pk}", "done")]
     assert len(queries) <= 170, len(queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chained_job_runs_only_if_the_transaction_that_activated_it_committed(network):
+    """The worker runs a chained job from the activation in hand, without reading it again: if the transaction that
+    activated it rolled back, the job (and its held message) never existed, and its body must not run."""
+    import referrals.qjob as qjob
+    from django.db import transaction
+
+    from healthops.models import IntegrationCall
+
+    rolled_back = straight_through_referral(network, "TEST-ACTIVE-6")
+    qjob._worker.chain = chain = []
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            referral_start_flow(referral=rolled_back)  # activates eligibility, to run next in this worker
+            assert len(chain) == 1 and len(flow_messages()) == 1
+            raise RuntimeError("the transaction that activated it fails afterwards")
+        committed = straight_through_referral(network, "TEST-ACTIVE-7")
+        with transaction.atomic():
+            referral_start_flow(referral=committed)
+    finally:
+        qjob._worker.chain = None
+    assert len(chain) == 2 and len(flow_messages()) == 1  # the rolled-back one's held message went with it
+
+    qjob._run_started(chain[0])
+    assert not ReferralFlow.process_class.objects.filter(referral=rolled_back).exists()
+    assert not IntegrationCall.objects.exists()  # its eligibility check never reached the payer
+
+    qjob._run_started(chain[1])
+    assert job_status(committed, "eligibility") == STATUS.DONE and IntegrationCall.objects.count() == 1
+    assert job_status(committed, "match") == STATUS.SCHEDULED  # no chain runs here: the next job takes the broker

@@ -8,6 +8,7 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 
 from . import gates, sla, steps
+from .gateways import If, Switch
 from .models import ReferralProcess
 from .qjob import Job
 from .task_views import TaskView
@@ -43,7 +44,7 @@ class ReferralFlow(flow.Flow):
     start = flow.StartHandle(steps.start).Annotation(title="Referral received").Next(this.route)
 
     # What the referral still lacks, in order; each person's task comes back here.
-    route = (flow.Switch().Annotation(title="Who, what and which documents?")
+    route = (Switch().Annotation(title="Who, what and which documents?")
              .Case(this.patient_match, lambda a: a.process.referral.patient_id is None)
              .Case(this.triage, lambda a: a.process.referral.service_type_id is None)
              .Case(this.outreach, lambda a: not steps.documents_complete(a.process))
@@ -54,18 +55,18 @@ class ReferralFlow(flow.Flow):
 
     eligibility = Job(steps.run_eligibility).Annotation(title="Check eligibility").OnFailure(
         this.verify_eligibility).Next(this.is_eligible)
-    is_eligible = _auth_cases(flow.Switch().Annotation(title="Covered? Prior authorization?").Case(
+    is_eligible = _auth_cases(Switch().Annotation(title="Covered? Prior authorization?").Case(
         this.verify_eligibility, lambda a: a.process.eligibility != "in-force"))
     verify_eligibility = _view("Verify eligibility", "can_verify_eligibility").Next(this.verified)
-    verified = _auth_cases(flow.Switch().Annotation(title="Verified? Prior authorization?").Case(
+    verified = _auth_cases(Switch().Annotation(title="Verified? Prior authorization?").Case(
         this.closed, lambda a: a.process.eligibility != "in-force"))
 
-    needs_auth = _auth_cases(flow.Switch().Annotation(title="Prior authorization?"))
+    needs_auth = _auth_cases(Switch().Annotation(title="Prior authorization?"))
     auth_determination = _view("Decide whether prior authorization is needed", "can_work_authorizations").Next(
         this.needs_auth)
     authorize = Job(steps.run_authorization).Annotation(title="Request prior authorization").OnFailure(
         this.auth_follow_up).Next(this.auth_decided)
-    auth_decided = (flow.Switch()
+    auth_decided = (Switch()
                     .Case(this.match, lambda a: a.process.auth_status in ("approved", "partial")
                           or a.process.auth_overridden)
                     .Case(this.denial, lambda a: a.process.auth_status == "denied")
@@ -75,23 +76,23 @@ class ReferralFlow(flow.Flow):
     denial = _view("Work the denial", "can_work_authorizations").Next(this.auth_decided)
 
     match = Job(steps.run_match).Annotation(title="Find and book a slot").OnFailure(this.schedule).Next(this.is_booked)
-    is_booked = flow.If(lambda a: a.process.booked).Then(this.notify).Else(this.schedule)
+    is_booked = If(lambda a: a.process.booked).Then(this.notify).Else(this.schedule)
     schedule = _view("Book an appointment", "can_schedule").Next(this.scheduled)
-    scheduled = flow.If(lambda a: a.process.booked).Then(this.notify).Else(this.closed)
+    scheduled = If(lambda a: a.process.booked).Then(this.notify).Else(this.closed)
 
     notify = Job(steps.run_notify).Annotation(title="Tell the patient").OnFailure(this.notify_by_phone).Next(
         this.booked_by_override)
     notify_by_phone = _view("Tell the patient by phone", "can_schedule").Next(this.booked_by_override)
 
     # Booked before the payer decided (override): wait for the decision; a denial goes to a person.
-    booked_by_override = flow.If(lambda a: gates.waits_for_payer(a.process)).Then(this.await_payer).Else(this.end)
+    booked_by_override = If(lambda a: gates.waits_for_payer(a.process)).Then(this.await_payer).Else(this.end)
     await_payer = flow.ConditionalCatch(gates.record_decision).Annotation(
         title="Wait for the payer's decision").Next(this.decided_after_booking)
-    decided_after_booking = flow.If(lambda a: a.process.auth_status == "denied").Then(
+    decided_after_booking = If(lambda a: a.process.auth_status == "denied").Then(
         this.denied_after_booking).Else(this.end)
     denied_after_booking = _view("Denied after booking: appeal, keep or cancel", "can_work_authorizations").Next(
         this.after_denial)
-    after_denial = flow.If(lambda a: a.process.auth_status == "appealed").Then(this.await_payer).Else(this.end)
+    after_denial = If(lambda a: a.process.auth_status == "appealed").Then(this.await_payer).Else(this.end)
 
     # Any human task past its SLA: it stays in its queue and is escalated to the leads (non-interrupting).
     sla_breached = flow.Function(sla.breached).Annotation(title="Escalate to the leads").Next(this.escalated)

@@ -144,7 +144,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # for it; WAL lets readers go on meanwhile.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;")
-elif env_bool("DB_PREPARED_STATEMENTS", True):
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
     # PostgreSQL: parameters bound by the server, and a statement run twice on a connection is prepared once (no
     # re-parse, no re-plan); with persistent connections, that is most of what the worker and the API run. Turn it
     # off (DB_PREPARED_STATEMENTS=0) behind a transaction-pooling proxy such as PgBouncer before 1.21.

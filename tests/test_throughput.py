@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.brokers import get_broker
@@ -18,6 +18,7 @@ from viewflow.workflow.status import STATUS
 from authorizations.models import PayerRule
 from authorizations.services import coverage_create
 from healthops.audit import system_user
+from healthops.models import IntegrationCall
 from referrals.flows import ReferralFlow
 from referrals.models import Referral, WorkItem
 from referrals.work import referral_start_flow
@@ -187,9 +188,6 @@ def test_a_chained_job_runs_only_if_the_transaction_that_activated_it_committed(
     """The worker runs a chained job from the activation in hand, without reading it again: if the transaction that
     activated it rolled back, the job (and its held message) never existed, and its body must not run."""
     import referrals.qjob as qjob
-    from django.db import transaction
-
-    from healthops.models import IntegrationCall
 
     rolled_back = straight_through_referral(network, "TEST-ACTIVE-6")
     qjob._worker.chain = chain = []

@@ -75,21 +75,25 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
 def _cpu_by_part(worker_pgid: int) -> dict[str, float]:
     """CPU seconds used so far by the worker (its cluster's processes), PostgreSQL (all its processes on this
     machine) and this process (the bench's intake and the sandbox's threads)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used = {"worker": 0.0, "postgresql": 0.0, "bench+sandbox": time.process_time()}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
-        except OSError:  # gone meanwhile
+            name, group, seconds = process_cpu(int(stat.parent.name))
+        except (OSError, ValueError):  # gone meanwhile
             continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text.rsplit(")", 1)[1].split()
-        seconds = (int(fields[11]) + int(fields[12])) / ticks
-        if int(fields[2]) == worker_pgid:
+        if group == worker_pgid:
             used["worker"] += seconds
         elif name.startswith("postgres"):
             used["postgresql"] += seconds
     return used
+
+
+def process_cpu(pid: int) -> tuple[str, int, float]:
+    """(command name, process group, CPU seconds used: user + system) of a process on this machine, from /proc."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text.rsplit(")", 1)[1].split()
+    return (text[text.index("(") + 1:text.rindex(")")], int(fields[2]),
+            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
 
 
 def _due_deliveries() -> int:

@@ -132,9 +132,10 @@ def main() -> int:
 
 
 def _backend_cpu(pid: int) -> float:
-    """CPU seconds (user + system) the PostgreSQL backend `pid` has used; it runs on this machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds the PostgreSQL backend `pid` has used (it runs on this machine)."""
+    from bench.flow import process_cpu
+
+    return process_cpu(pid)[2]
 
 
 if __name__ == "__main__":

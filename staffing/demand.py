@@ -36,7 +36,7 @@ def _model(name: str):
 
 def booked_demand(*, site_ids: list[int] | None, start: datetime, end: datetime) -> list[BookedDemand]:
     """Active bookings starting in [start, end) at these sites (None: all), in two queries."""
-    bookings = _model("Booking").objects.filter(active=True, start__gte=start, start__lt=end)
+    bookings = _active_bookings(start, end)
     if site_ids is not None:
         bookings = bookings.filter(site_id__in=site_ids)
     rows = list(bookings.values_list("pk", "site_id", "start", "end", "service_type__staff_role",
@@ -53,9 +53,12 @@ def booked_demand(*, site_ids: list[int] | None, start: datetime, end: datetime)
 def booked_minutes(*, site_id: int, start: datetime, end: datetime, role: str) -> int:
     """Minutes of `role` staff time booked at a site by active bookings starting in [start, end): what booked_demand
     would sum for that role, in one query."""
-    return sum(int((e - s).total_seconds() // 60) for s, e in _model("Booking").objects.filter(
-        active=True, site_id=site_id, start__gte=start, start__lt=end, service_type__staff_role=role
-    ).values_list("start", "end"))
+    return sum(int((e - s).total_seconds() // 60) for s, e in _active_bookings(start, end).filter(
+        site_id=site_id, service_type__staff_role=role).values_list("start", "end"))
+
+
+def _active_bookings(start: datetime, end: datetime):
+    return _model("Booking").objects.filter(active=True, start__gte=start, start__lt=end)
 
 
 def staff_booked_intervals(*, resource_ids, start: datetime, end: datetime) -> dict[int, list[tuple]]:

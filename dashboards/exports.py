@@ -97,12 +97,14 @@ def ocel(f: Filters) -> dict:
                                  | Q(booked_at__gte=f.since, booked_at__lt=f.until))
     referrals = {r["referral_id"]: r for r in cases.values("referral_id", "site__code", "service_type__code",
                                                             "priority", "received_at", "stage")}
-    links_a = list(ReferralAppointment.objects.filter(referral_id__in=list(referrals))
+    # Subqueries, not id lists: a long period holds more referrals than PostgreSQL binds parameters (65,535).
+    case_ids = cases.values("referral_id")
+    links_a = list(ReferralAppointment.objects.filter(referral_id__in=case_ids)
                    .values_list("appointment_id", "referral_id"))
-    links_z = list(ReferralAuthorization.objects.filter(referral_id__in=list(referrals))
+    links_z = list(ReferralAuthorization.objects.filter(referral_id__in=case_ids)
                    .values_list("authorization_id", "referral_id", "authorization__coverage__payer__identifier",
                                 "authorization__urgency", "authorization__status", "authorization__created_at"))
-    appts = {a["pk"]: a for a in Appointment.objects.filter(pk__in=[a for a, _ in links_a])
+    appts = {a["pk"]: a for a in Appointment.objects.filter(referral_link__referral_id__in=case_ids)
              .values("pk", "site__code", "service_type__code", "status", "created_at")}
     subjects = ([f"referral/{pk}" for pk in referrals] + [f"appointment/{pk}" for pk in appts]
                 + [f"authorization/{z[0]}" for z in links_z])

@@ -164,7 +164,7 @@ class BulkReferrals:
                 "mrn", "pk", "home_site__code").iterator(chunk_size=CHUNK):
             ids[pk] = (int(number_text[4:]), home)
         for patient_id, coverage_id, payer, member in Coverage.objects.filter(
-                priority=1, patient_id__in=list(ids)).values_list(
+                priority=1, patient__mrn__startswith="MRN-").values_list(
                 "patient_id", "pk", "payer__identifier", "member_id").iterator(chunk_size=CHUNK):
             number, home = ids[patient_id]
             self.patients[number] = (patient_id, home, coverage_id, payer, member)

@@ -163,9 +163,12 @@ class BulkReferrals:
         for number_text, pk, home in Patient.objects.filter(mrn__startswith="MRN-").values_list(
                 "mrn", "pk", "home_site__code").iterator(chunk_size=CHUNK):
             ids[pk] = (int(number_text[4:]), home)
-        for patient_id, coverage_id, payer, member in Coverage.objects.filter(
-                priority=1, patient__mrn__startswith="MRN-").values_list(
+        # Every primary coverage, the seeded patients' picked out here: an id list would pass PostgreSQL's limit
+        # of 65,535 bound parameters, and a join on the MRN prefix is planned blind on tables not yet analyzed.
+        for patient_id, coverage_id, payer, member in Coverage.objects.filter(priority=1).values_list(
                 "patient_id", "pk", "payer__identifier", "member_id").iterator(chunk_size=CHUNK):
+            if patient_id not in ids:
+                continue
             number, home = ids[patient_id]
             self.patients[number] = (patient_id, home, coverage_id, payer, member)
 

@@ -43,6 +43,24 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {system}"
 
 
+def cpu_calibration_ms() -> float:
+    """A fixed single-threaded pure-Python loop, best of five, in ms: machines of the same kind differ (one ran the
+    same code at 18-21 straight-through referrals/s, another at 12), and this says how fast this one's core is."""
+
+    def loop() -> int:
+        x = 0
+        for i in range(5_000_000):
+            x += i & 7
+        return x
+
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        loop()
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def table(title: str, rows: list[tuple]) -> None:
     print(f"\n## {title}")
     width = max(len(str(r[0])) for r in rows)
@@ -67,7 +85,9 @@ def main() -> int:
 
     from healthops.sandbox.server import start_sandbox
 
+    calibration = cpu_calibration_ms()
     print(f"HealthOps benchmarks on {machine()}; PostgreSQL at {url.rsplit('@', 1)[-1]}")
+    print(f"CPU calibration (5M-step Python loop, best of 5; lower is faster): {calibration} ms")
     started = time.monotonic()
     call_command("migrate", verbosity=0)
     seed_started = time.monotonic()
@@ -80,7 +100,7 @@ def main() -> int:
         # earlier bench runs rewrote the rollup and churned bookings).
         cursor.execute("VACUUM ANALYZE")
     server, sandbox_url = start_sandbox(port=0, environ={})
-    results: dict = {"machine": machine(), "scale": scale}
+    results: dict = {"machine": machine(), "cpu_calibration_ms": calibration, "scale": scale}
     try:
         if "scheduling" in only:
             from bench import scheduling as sb

@@ -23,6 +23,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 
 from django.db import DatabaseError, transaction
@@ -42,25 +43,36 @@ from viewflow.workflow.flow import views as flow_views
 from viewflow.workflow.nodes import AbstractJob, AbstractJobActivation
 from viewflow.workflow.status import STATUS
 
+from .taskwrite import WrittenOnce
+
 log = logging.getLogger(__name__)
 
 # The jobs activated while this thread runs a job, to run next in the same worker (None: not inside run_job).
 _worker = threading.local()
 
 
-class QJobActivation(AbstractJobActivation):
+class QJobActivation(WrittenOnce, AbstractJobActivation):
+    """A job's task is first written here, SCHEDULED or STARTED (referrals.taskwrite), not NEW and then updated."""
+
+    @classmethod
+    def _new_task_fields(cls) -> dict:
+        return {"external_task_id": str(uuid.uuid4())}  # as viewflow's job create()
+
     @Activation.status.transition(source=STATUS.NEW, target=STATUS.SCHEDULED)
     def activate(self):
-        args = (get_task_ref(self.flow_task), self.process.pk, self.task.pk)
         chain = getattr(_worker, "chain", None)
         if chain is None or not Conf.ORM:
             self.task.save()  # the status machine only changed it in memory: the worker must see SCHEDULED
+            self._link()
+            args = (get_task_ref(self.flow_task), self.process.pk, self.task.pk)
             transaction.on_commit(lambda: enqueue(*args))
         else:
             # This worker runs it next, from this activation, so it is written STARTED here, under the lock that
             # activates it. In memory it stays SCHEDULED until then: viewflow's routing completes a started job.
             self.task.status, self.task.started = STATUS.STARTED, timezone.now()
             self.task.save()
+            self._link()
+            args = (get_task_ref(self.flow_task), self.process.pk, self.task.pk)
             self.task.status = STATUS.SCHEDULED
             chained = _Chained(self, None if Conf.SYNC else hold(*args))
             transaction.on_commit(chained.committed)  # not if this transaction rolls back: then it never existed

@@ -314,3 +314,14 @@ class WaitlistOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Offer {self.pk} ({self.get_status_display()})"
+
+
+class NetworkVersion(models.Model):
+    """One row whose token changes, by database triggers (migration 0005), in every transaction that writes what a
+    slot search's plan reads: sites, staff and their sites, specialties and credentials, rooms, equipment, and the
+    equipment a service needs. `scheduling.slots.site_plans` keeps its plans per process under this token."""
+
+    token = models.CharField(max_length=40)
+
+    def __str__(self) -> str:
+        return self.token

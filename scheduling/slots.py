@@ -5,6 +5,7 @@ time, then the least-loaded staff member and room (to spread work). A group serv
 open places in sessions already booked.
 """
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -20,7 +22,7 @@ from healthops.models import Site
 from staffing.models import StaffMember
 
 from .availability import FreeTime, free_time
-from .models import Appointment, Booking, Equipment, Room, ServiceType
+from .models import Appointment, Booking, Equipment, NetworkVersion, Room, ServiceType
 
 SLOT_SALT = "healthops.slot.v1"
 TIME_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
@@ -107,7 +109,41 @@ class SitePlan:
         return bool(self.staff) and self.rooms is not None and all(self.equipment)
 
 
+# Plans by (service type and what of it a plan depends on, sites), each with the network token it was read under.
+_plans: dict[tuple, tuple[str, list[SitePlan]]] = {}
+
+
 def site_plans(service_type: ServiceType, site_ids: list[int] | None) -> list[SitePlan]:
+    """Who and what at each active site (of `site_ids`, or all) can deliver the service. Kept in this process while
+    the network token stays the same (NetworkVersion: database triggers change it with every write to what a plan
+    reads), so a search reads one row where it read seven tables. The plans are shared: read them, do not change them."""
+    token = _network_token()
+    key = (service_type.pk, service_type.staff_role, service_type.staff_specialty_id,
+           service_type.required_credential_id, service_type.room_kind_id, tuple(sorted(site_ids or ())))
+    cached = _plans.get(key)
+    if token is not None and cached is not None and cached[0] == token:
+        return list(cached[1])
+    plans = _read_site_plans(service_type, site_ids)
+    if token is not None:
+        if len(_plans) >= 512:
+            _plans.clear()
+        _plans[key] = (token, plans)
+    return list(plans)
+
+
+def _network_token() -> str | None:
+    """The network's current token (read before the plans it keys: a change committed in between makes the next
+    search read them again); None where no triggers keep it (other databases). A flush that emptied the table (the
+    test runner's) leaves a new row with a new token."""
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return None
+    token = NetworkVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    if token is None:
+        token = NetworkVersion.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})[0].token
+    return token
+
+
+def _read_site_plans(service_type: ServiceType, site_ids: list[int] | None) -> list[SitePlan]:
     sites = Site.objects.filter(active=True)
     if site_ids:
         sites = sites.filter(pk__in=site_ids)

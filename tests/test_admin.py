@@ -8,11 +8,12 @@ from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
 DOMAIN_APPS = ["healthops", "staffing", "scheduling", "authorizations", "referrals"]
+INTERNAL = {"scheduling.NetworkVersion"}  # a token that database triggers keep (the slot search's plan cache)
 
 
 def test_every_domain_model_is_registered():
     missing = [f"{app}.{m.__name__}" for app in DOMAIN_APPS for m in apps.get_app_config(app).get_models()
-               if m not in admin.site._registry]
+               if m not in admin.site._registry and f"{app}.{m.__name__}" not in INTERNAL]
     assert missing == []
 
 

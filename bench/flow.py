@@ -30,7 +30,9 @@ def stp_throughput(*, n: int, sandbox_url: str, timeout: float = 300, log_path: 
     # are dropped, and those referrals wait for `find_orphans --start`. Jobs of flows already running are kept, and
     # the worker runs them before the clock starts: dropping them would leave their referrals with nothing to move
     # them on.
-    stale_ids = [m.pk for m in OrmQ.objects.all() if (m.task or {}).get("func") == "referrals.work.start_flow_job"]
+    from referrals.management.commands.find_orphans import START_FUNC, broker_tasks
+
+    stale_ids = [pk for pk, task in broker_tasks() if task.get("func") == START_FUNC]
     stale = sum(OrmQ.objects.filter(pk__in=stale_ids[i:i + 10_000]).delete()[0] for i in range(0, len(stale_ids), 10_000))
     from dashboards.facts import refresh_facts
 

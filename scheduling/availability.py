@@ -80,7 +80,7 @@ def _in_window(kind: int, rows, owner: str, start: datetime, end: datetime):
 
 
 class FreeTime:
-    """Free intervals per resource for one search window, loaded in a handful of queries."""
+    """Free intervals per resource for one search window, loaded in two queries (free_time)."""
 
     def __init__(self, free: dict[int, list[Interval]], load: dict[tuple[int, date], int]):
         self.free = free

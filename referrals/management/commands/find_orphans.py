@@ -63,22 +63,25 @@ def without_flow():
     return Referral.objects.filter(stage__in=Referral.OPEN_STAGES, process__isnull=True).exclude(pk__in=pending_starts())
 
 
-def _broker_tasks():
+START_FUNC, JOB_FUNC = "referrals.work.start_flow_job", "referrals.qjob.run_job"
+
+
+def broker_tasks():
+    """(message id, decoded task) of every message in the ORM broker: queued, claimed or held."""
     from django_q.models import OrmQ
 
     for message in OrmQ.objects.all():
-        yield message.task or {}
+        yield message.pk, message.task or {}
 
 
 def pending_starts() -> set[int]:
-    return {task["args"][0] for task in _broker_tasks()
-            if task.get("func") == "referrals.work.start_flow_job" and task.get("args")}
+    return {task["args"][0] for _, task in broker_tasks() if task.get("func") == START_FUNC and task.get("args")}
 
 
 def pending_jobs() -> set[int]:
-    """Flow task ids with a job message in the broker (queued, claimed or held)."""
-    return {task["args"][2] for task in _broker_tasks()
-            if task.get("func") == "referrals.qjob.run_job" and len(task.get("args") or ()) == 3}
+    """Flow task ids with a job message in the broker."""
+    return {task["args"][2] for _, task in broker_tasks()
+            if task.get("func") == JOB_FUNC and len(task.get("args") or ()) == 3}
 
 
 class Command(BaseCommand):

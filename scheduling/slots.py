@@ -271,17 +271,27 @@ def find_slots(
         day = c.start.astimezone(tz_of.get(c.site_id, UTC)).date()
         return (day, -c.fit, c.start, c.load, c.site_id)
 
-    # Search a week at a time: ranking is by day first, so once a week yields enough, later weeks cannot outrank it.
+    # Search in growing chunks (2, 4, then 7 days): ranking is by day first, so once `limit` candidates lie on days
+    # the chunks so far have covered whole, no later day can outrank them. The earliest slots are usually days away,
+    # and a short first chunk reads and walks a day of rows, not a week.
     candidates: list[Candidate] = []
-    chunk_start = start
-    while chunk_start < end and len(candidates) < limit:
-        chunk_end = min(end, chunk_start + timedelta(days=7))
+    chunk_start, span = start, timedelta(days=2)
+    while chunk_start < end:
+        chunk_end = min(end, chunk_start + span)
         for plan in plans:
             candidates += _site_candidates(plan, service_type, chunk_start, chunk_end, prefs, (valid_from, valid_to))
         candidates += _open_group_sessions(service_type, list(tz_of) or (sites or []), chunk_start, chunk_end, prefs)
-        chunk_start = chunk_end
+        chunk_start, span = chunk_end, min(span * 2, timedelta(days=7))
+        if len(candidates) >= limit and _settled(candidates, chunk_end, tz_of) >= limit:
+            break
     candidates.sort(key=rank)
     return candidates[:limit]
+
+
+def _settled(candidates: list[Candidate], covered_until: datetime, tz_of: dict[int, ZoneInfo]) -> int:
+    """How many candidates lie on site-local days that end before `covered_until` (days searched whole)."""
+    return sum(1 for c in candidates
+               if c.start.astimezone(tz := tz_of.get(c.site_id, UTC)).date() < covered_until.astimezone(tz).date())
 
 
 def third_next_available(*, service_type: ServiceType, site: Site, now: datetime | None = None,

@@ -117,6 +117,15 @@ def test_preferences_rank_within_the_earliest_day(clinic, now):
     assert starts(found).index("Tue 08:00") > starts(found).index("Mon 08:00")  # but Monday before Tuesday
 
 
+
+def test_a_day_cut_by_the_search_chunks_is_ranked_whole(clinic, now):
+    # The search reads 2 days first: from Monday 12:00 that chunk ends Wednesday 12:00, with enough Wednesday
+    # mornings to fill the limit. The afternoon the patient prefers lies in the next chunk and must still rank first.
+    shift(clinic["tech"], clinic["site"], local(2030, 3, 6, 8), local(2030, 3, 6, 17))
+    found = find_slots(service_type=clinic["service"], start=local(2030, 3, 4, 12), end=local(2030, 3, 9, 0),
+                       now=now, preferences=Preferences(time_of_day="afternoon"), limit=3)
+    assert starts(found) == ["Wed 12:00", "Wed 12:15", "Wed 12:30"]
+
 def test_load_is_spread_across_equally_free_staff(clinic, now):
     other = factories.staff(clinic["site"], role=StaffMember.Role.RADIOLOGY_TECH)
     second_room = factories.room(clinic["site"], kind=clinic["room"].kind, name="MRI 2")

@@ -1,6 +1,5 @@
 """Referral intake, documents, stage changes and links to the appointments and authorizations it led to."""
 
-import contextlib
 import copy
 import mimetypes
 from datetime import datetime
@@ -25,7 +24,6 @@ R = Referral.Stage
 ALLOWED_DOCUMENT_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/tiff", "text/plain"}
 
 
-@transaction.atomic
 def referral_create(
     *,
     referring_organization: Organization,
@@ -45,17 +43,16 @@ def referral_create(
     partner: Organization | None = None,
     received_at: datetime | None = None,
 ) -> Referral:
-    if priority not in Referral.Priority.values:
-        raise DomainError(f"Priority must be one of {', '.join(Referral.Priority.values)}.")
-    if source_channel not in Referral.Channel.values:
-        raise DomainError(f"Unknown intake channel {source_channel!r}.")
-    if not reason.strip():
-        raise DomainError("A referral needs a reason.")
-    if coverage is not None and patient is not None and coverage.patient_id != patient.pk:
-        raise DomainError("The coverage belongs to another patient.")
+    """Record a referral and `referral.received`. Bad fields are refused before anything is written. Past that, only
+    a sender's identifier it has used already is an answer (DomainError "duplicate", nothing written); any other error
+    undoes the caller's transaction up to its nearest savepoint, so a caller inside a transaction that catches one and
+    goes on needs a savepoint of its own. (No savepoint here otherwise: intake is the partner API's hot path.)"""
+    referral_fields_check(priority=priority, source_channel=source_channel, reason=reason, coverage=coverage,
+                          patient=patient)
     try:
-        # The sender's identifier is unique per sender (a constraint): a resend, or two copies racing, fails here.
-        with transaction.atomic() if external_identifier else contextlib.nullcontext():
+        # The sender's identifier is unique per sender (a constraint): a resend, or two copies racing, fails at the
+        # insert, and the savepoint keeps the caller's transaction usable to tell that apart from other errors.
+        with transaction.atomic(savepoint=bool(external_identifier)):
             referral = Referral.objects.create(
                 patient=patient, coverage=coverage, referring_organization=referring_organization,
                 referring_practitioner=referring_practitioner, referring_practitioner_npi=referring_practitioner_npi,
@@ -68,15 +65,29 @@ def referral_create(
                 stage_reason="" if patient else "No patient matched the referral's identifiers.",
                 created_by=actor if getattr(actor, "pk", None) else None,
             )
+            emit("referral.received", subject=referral.subject, source="referrals", actor=actor,
+                 time=referral.received_at,
+                 data={"referral_id": referral.pk, "patient_id": referral.patient_id, "site": site.code,
+                       "service_type": referral.requested_code, "priority": priority, "channel": source_channel})
     except IntegrityError:
         if external_identifier and Referral.objects.filter(
                 referring_organization=referring_organization, external_identifier=external_identifier).exists():
             raise DomainError("This sender already sent a referral with that identifier.", code="duplicate") from None
         raise
-    emit("referral.received", subject=referral.subject, source="referrals", actor=actor, time=referral.received_at,
-         data={"referral_id": referral.pk, "patient_id": referral.patient_id, "site": site.code,
-               "service_type": referral.requested_code, "priority": priority, "channel": source_channel})
     return referral
+
+
+def referral_fields_check(*, priority: str = Referral.Priority.ROUTINE, source_channel: str, reason: str,
+                          coverage: Coverage | None = None, patient: Patient | None = None, **_other) -> None:
+    """What referral_create refuses before it writes anything."""
+    if priority not in Referral.Priority.values:
+        raise DomainError(f"Priority must be one of {', '.join(Referral.Priority.values)}.")
+    if source_channel not in Referral.Channel.values:
+        raise DomainError(f"Unknown intake channel {source_channel!r}.")
+    if not reason.strip():
+        raise DomainError("A referral needs a reason.")
+    if coverage is not None and patient is not None and coverage.patient_id != patient.pk:
+        raise DomainError("The coverage belongs to another patient.")
 
 
 @transaction.atomic
@@ -218,18 +229,20 @@ def _book(referral: Referral, actor, book) -> Appointment:
     return appointment
 
 
-@transaction.atomic
 def referral_intake(*, actor, document=None, document_kind: DocumentKind | None = None, **fields) -> Referral:
     """A new referral from any channel: recorded, its first document attached, and the ReferralFlow started by the
     worker: the start job's broker message is written in this transaction, so the referral and its start are
-    committed together or not at all, and the caller (a partner's POST, the intake form) does not wait for routing."""
+    committed together or not at all, and the caller (a partner's POST, the intake form) does not wait for routing.
+    Errors as referral_create's; a refused document undoes the referral too (a savepoint when there is one)."""
     from .work import referral_start_flow_later
 
-    referral = referral_create(actor=actor, **fields)
-    if document is not None and document_kind is not None:
-        referral_document_add(referral=referral, kind=document_kind, file=document, original_name=document.name,
-                              content_type=getattr(document, "content_type", None), actor=actor)
-    referral_start_flow_later(referral=referral)
+    referral_fields_check(**fields)
+    with transaction.atomic(savepoint=document is not None):
+        referral = referral_create(actor=actor, **fields)
+        if document is not None and document_kind is not None:
+            referral_document_add(referral=referral, kind=document_kind, file=document, original_name=document.name,
+                                  content_type=getattr(document, "content_type", None), actor=actor)
+        referral_start_flow_later(referral=referral)
     return referral
 
 

@@ -20,6 +20,7 @@ from referrals.models import Referral, ReferralDocument
 from referrals.services import (
     referral_create,
     referral_document_add,
+    referral_intake,
     referral_link_authorization,
     referral_revoke,
     referral_set_stage,
@@ -59,6 +60,24 @@ def test_duplicate_external_identifier_from_one_sender_is_refused(north):
     factories.referral(north, referring_organization=org, external_identifier="EXT-1")
     with pytest.raises(DomainError, match="already sent"):
         factories.referral(north, referring_organization=org, external_identifier="EXT-1")
+    # The test's transaction is still usable: the refusal undid only the second insert.
+    assert Referral.objects.filter(external_identifier="EXT-1").count() == 1
+
+
+def test_intake_refusals_inside_a_transaction_leave_it_usable_and_unchanged(north, settings, tmp_path):
+    """Intake takes no savepoint on its hot path, so what it refuses must be refused before it writes (bad fields) or
+    undone by a savepoint of its own (a refused first document). The test runs inside a transaction, as a caller's
+    code might."""
+    settings.MEDIA_ROOT = tmp_path
+    org, patient = factories.organization("practice"), factories.patient(north)
+    fields = {"referring_organization": org, "site": north, "patient": patient, "reason": "Knee pain",
+              "source_channel": "web", "actor": system_user()}
+    with pytest.raises(DomainError, match="reason"):
+        referral_intake(**fields | {"reason": " "})
+    with pytest.raises(DomainError, match="PDF, PNG"):
+        referral_intake(**fields, document=ContentFile(b"MZ...", name="x.exe"), document_kind=factories.document_kind())
+    assert not Referral.objects.exists() and not Event.objects.exists()
+    assert referral_intake(**fields).stage == Referral.Stage.INTAKE
 
 
 def test_document_upload_checks_type_and_size(north, settings, tmp_path):

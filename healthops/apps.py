@@ -15,8 +15,10 @@ class HealthOpsConfig(AppConfig):
     verbose_name = "Network and patients"
 
     def ready(self):
-        from . import models
+        from . import models, pgtime
         from .audit import audit_register
+
+        pgtime.install()
 
         for model in (models.Organization, models.Site, models.Department, models.Patient, models.Resource,
                       models.Override, models.UserProfile):

@@ -273,7 +273,7 @@ def find_slots(
 
     # Search in growing chunks (2, 4, then 7 days): ranking is by day first, so once `limit` candidates lie on days
     # the chunks so far have covered whole, no later day can outrank them. The earliest slots are usually days away,
-    # and a short first chunk reads and walks a day of rows, not a week.
+    # and a short first chunk reads and walks two days of rows, not a week.
     candidates: list[Candidate] = []
     chunk_start, span = start, timedelta(days=2)
     while chunk_start < end:

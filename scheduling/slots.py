@@ -267,9 +267,11 @@ def find_slots(
     plans = site_plans(service_type, sites)
     tz_of = {p.site.pk: p.site.tz for p in plans}
 
+    def local_day(moment: datetime, site_id: int) -> date:
+        return moment.astimezone(tz_of.get(site_id, UTC)).date()
+
     def rank(c: Candidate):
-        day = c.start.astimezone(tz_of.get(c.site_id, UTC)).date()
-        return (day, -c.fit, c.start, c.load, c.site_id)
+        return (local_day(c.start, c.site_id), -c.fit, c.start, c.load, c.site_id)
 
     # Search in growing chunks (2, 4, then 7 days): ranking is by day first, so once `limit` candidates lie on days
     # the chunks so far have covered whole, no later day can outrank them. The earliest slots are usually days away,
@@ -282,16 +284,11 @@ def find_slots(
             candidates += _site_candidates(plan, service_type, chunk_start, chunk_end, prefs, (valid_from, valid_to))
         candidates += _open_group_sessions(service_type, list(tz_of) or (sites or []), chunk_start, chunk_end, prefs)
         chunk_start, span = chunk_end, min(span * 2, timedelta(days=7))
-        if len(candidates) >= limit and _settled(candidates, chunk_end, tz_of) >= limit:
+        if len(candidates) >= limit and sum(  # candidates on days searched whole, which later days cannot outrank
+                local_day(c.start, c.site_id) < local_day(chunk_end, c.site_id) for c in candidates) >= limit:
             break
     candidates.sort(key=rank)
     return candidates[:limit]
-
-
-def _settled(candidates: list[Candidate], covered_until: datetime, tz_of: dict[int, ZoneInfo]) -> int:
-    """How many candidates lie on site-local days that end before `covered_until` (days searched whole)."""
-    return sum(1 for c in candidates
-               if c.start.astimezone(tz := tz_of.get(c.site_id, UTC)).date() < covered_until.astimezone(tz).date())
 
 
 def third_next_available(*, service_type: ServiceType, site: Site, now: datetime | None = None,

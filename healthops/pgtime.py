@@ -8,36 +8,26 @@ parser Django uses, with the same result or the same error.
 """
 
 from datetime import UTC, datetime
-from functools import cache
 
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader  # psycopg 3 is a dependency (pyproject.toml)
 from django.db.backends.signals import connection_created
 
 
-@cache
-def _loader_class():
-    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+class UtcTimestamptzLoader(BaseTzLoader):
+    timezone = UTC  # what Django's cursors compare against their connection's zone before swapping the loader
 
-    class UtcTimestamptzLoader(BaseTzLoader):
-        timezone = UTC  # what Django's cursors compare against their connection's zone before swapping the loader
-
-        def load(self, data):
-            try:
-                value = datetime.fromisoformat(str(data, "ascii"))
-            except ValueError:
-                return super().load(data)
-            return value if value.tzinfo is UTC else value.astimezone(UTC)
-
-    return UtcTimestamptzLoader
+    def load(self, data):
+        try:
+            value = datetime.fromisoformat(str(data, "ascii"))
+        except ValueError:
+            return super().load(data)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def use_fast_timestamptz(sender, connection, **kwargs) -> None:
-    """connection_created: on a psycopg 3 connection whose Django zone is UTC, load timestamptz with fromisoformat."""
-    if connection.vendor != "postgresql" or connection.timezone is not UTC:
-        return
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    if is_psycopg3:
-        connection.connection.adapters.register_loader("timestamptz", _loader_class())
+    """connection_created: on a PostgreSQL connection whose Django zone is UTC, load timestamptz with fromisoformat."""
+    if connection.vendor == "postgresql" and connection.timezone is UTC:
+        connection.connection.adapters.register_loader("timestamptz", UtcTimestamptzLoader)
 
 
 def install() -> None:

@@ -15,14 +15,14 @@ TEXTS = ["2026-11-29 22:42:22.661023+00", "2026-03-08 08:00:00+00", "1999-12-31 
 def loaders():
     from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 
-    from healthops.pgtime import _loader_class
+    from healthops.pgtime import UtcTimestamptzLoader
 
     class DjangoUtc(BaseTzLoader):
         timezone = UTC
 
     connection.ensure_connection()
     oid = connection.connection.adapters.types["timestamptz"].oid
-    return _loader_class()(oid, connection.connection), DjangoUtc(oid, connection.connection)
+    return UtcTimestamptzLoader(oid, connection.connection), DjangoUtc(oid, connection.connection)
 
 
 def test_the_fast_loader_reads_what_djangos_reads():
